@@ -1,0 +1,3 @@
+module gatehouse/migrations
+
+go 1.26.8

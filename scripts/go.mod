@@ -1,0 +1,3 @@
+module gatehouse/scripts
+
+go 1.26.8

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Serve answers HTTP on ln until ctx is cancelled, then stops accepting, lets in-flight
+// requests finish within the shutdown timeout, and returns.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	h := a.Config.HTTP
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout:       h.ReadTimeout,
+		WriteTimeout:      h.WriteTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		// net/http reports TLS handshake and connection errors here: keep them structured.
+		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if a.Config.TLS() {
+			err = srv.ServeTLS(ln, h.TLSCertFile, h.TLSKeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	a.Logger.Info("listening", "addr", ln.Addr().String(), "tls", a.Config.TLS())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down: draining in-flight requests", "timeout", h.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	a.Logger.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
+	return nil
+}

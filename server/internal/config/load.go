@@ -1,0 +1,203 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+	"gopkg.in/yaml.v3"
+)
+
+// Load builds the effective configuration: defaults, then the YAML file at path (if path is not
+// empty), then the environment (environ as from os.Environ; nil means the process environment).
+// It returns every validation problem at once as a *ValidationError.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path) //nolint:gosec // the operator names this file
+		if err != nil {
+			return cfg, fmt.Errorf("read config file: %w", err)
+		}
+		if err := decodeYAML(raw, &cfg); err != nil {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if environ == nil {
+		environ = os.Environ()
+	}
+	opts := env.Options{Environment: envMap(environ)}
+	if err := env.ParseWithOptions(&cfg, opts); err != nil {
+		return cfg, fmt.Errorf("environment: %w", err)
+	}
+	if err := cfg.resolveMasterKeyFile(); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func decodeYAML(raw []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("decode YAML: %w", err)
+	}
+	return nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "GATEHOUSE_") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// resolveMasterKeyFile reads GATEHOUSE_MASTER_KEY_FILE into MasterKey.
+func (c *Config) resolveMasterKeyFile() error {
+	if c.Keyring.MasterKeyFile == "" {
+		return nil
+	}
+	if c.Keyring.MasterKey != "" {
+		return &ValidationError{Problems: []string{"keyring: set master_key or master_key_file, not both"}}
+	}
+	raw, err := os.ReadFile(c.Keyring.MasterKeyFile)
+	if err != nil {
+		return fmt.Errorf("read master key file: %w", err)
+	}
+	c.Keyring.MasterKey = strings.TrimSpace(string(raw))
+	return nil
+}
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// wellKnownPasswords are refused for the bootstrap admin in production (SEC-53).
+var wellKnownPasswords = []string{"admin", "administrator", "password", "changeme", "change-me", "gatehouse", "secret", "letmein", "123456", "12345678", "password123", "admin123"}
+
+// MinMasterKeyLength is the shortest master passphrase accepted in production.
+const MinMasterKeyLength = 16
+
+// Validate checks the configuration and returns every problem at once.
+func (c *Config) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	switch c.Env {
+	case EnvDevelopment, EnvTest, EnvProduction:
+	default:
+		add("env: %q is not one of development, test, production", c.Env)
+	}
+	for _, f := range c.Features {
+		if !slices.Contains(knownFeatures, f) {
+			add("features: unknown feature %q (known: %s)", f, strings.Join(knownFeatures, ", "))
+		}
+	}
+
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		add("http.addr: %q is not host:port", c.HTTP.Addr)
+	}
+	for name, d := range map[string]int64{
+		"http.read_header_timeout": int64(c.HTTP.ReadHeaderTimeout), "http.read_timeout": int64(c.HTTP.ReadTimeout),
+		"http.write_timeout": int64(c.HTTP.WriteTimeout), "http.idle_timeout": int64(c.HTTP.IdleTimeout),
+		"http.shutdown_timeout": int64(c.HTTP.ShutdownTimeout), "http.max_body_bytes": c.HTTP.MaxBodyBytes,
+	} {
+		if d <= 0 {
+			add("%s: must be positive", name)
+		}
+	}
+	for _, tp := range c.HTTP.TrustedProxies {
+		if net.ParseIP(tp) == nil {
+			if _, _, err := net.ParseCIDR(tp); err != nil {
+				add("http.trusted_proxies: %q is neither an IP nor a CIDR", tp)
+			}
+		}
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		add("http: tls_cert_file and tls_key_file must be set together")
+	}
+
+	if c.Database.URL != "" {
+		u, err := url.Parse(c.Database.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			add("database.url: must be a postgres:// URL (or empty for embedded SQLite)")
+		}
+	} else if c.Database.DataDir == "" {
+		add("database.data_dir: required when database.url is empty (SQLite)")
+	}
+	if c.Database.MaxOpenConns < 0 || c.Database.MaxIdleConns < 0 {
+		add("database: pool sizes must not be negative")
+	}
+	if c.Database.MaxOpenConns > 0 && c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		add("database.max_idle_conns: %d exceeds max_open_conns %d", c.Database.MaxIdleConns, c.Database.MaxOpenConns)
+	}
+	if c.Database.ConnMaxLifetime < 0 || c.Database.ConnMaxIdleTime < 0 || c.Database.SQLiteBusyTimeout < 0 {
+		add("database: durations must not be negative")
+	}
+
+	if c.Keyring.KDFIterations < MinKDFIterations {
+		add("keyring.kdf_iterations: %d is below the minimum %d", c.Keyring.KDFIterations, MinKDFIterations)
+	}
+
+	if c.Redis.URL != "" {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			add("redis.url: must be a redis:// or rediss:// URL")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format: %q is not json or text", c.Log.Format)
+	}
+	if c.Admin.Password != "" && c.Admin.Email == "" {
+		add("admin.password: set admin.email too")
+	}
+
+	if c.Env == EnvProduction {
+		p = append(p, c.productionProblems()...)
+	}
+	if len(p) > 0 {
+		slices.Sort(p)
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+// productionProblems are the insecure settings production refuses to start with (SEC-53).
+func (c *Config) productionProblems() []string {
+	var p []string
+	if c.Keyring.MasterKey == "" {
+		p = append(p, "production: a master key is required (GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_KEY_FILE)")
+	} else if len(c.Keyring.MasterKey) < MinMasterKeyLength {
+		p = append(p, fmt.Sprintf("production: the master key must be at least %d characters", MinMasterKeyLength))
+	}
+	if !c.CookieSecure() {
+		p = append(p, "production: cookies must be Secure (GATEHOUSE_COOKIE_SECURE=true)")
+	}
+	if c.Log.Level == "debug" {
+		p = append(p, "production: debug logging is not allowed (GATEHOUSE_LOG_LEVEL)")
+	}
+	if c.Admin.Password != "" && (len(c.Admin.Password) < 12 || slices.Contains(wellKnownPasswords, strings.ToLower(c.Admin.Password))) {
+		p = append(p, "production: the bootstrap admin password is a well-known default or too short")
+	}
+	return p
+}

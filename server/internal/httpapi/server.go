@@ -1,0 +1,176 @@
+// Package httpapi is Gatehouse's HTTP layer and the only package that imports gin. It owns the
+// middleware chain (request ID, access log, metrics, security headers, panic recovery, body
+// limit), the single error writer that turns errors into the shared/api envelope, the single
+// JSON decoder, and the operational routes (/livez, /readyz, /metrics, /api/v1/version).
+// Endpoints plug in through Server.API.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/shared/api"
+)
+
+// DefaultMaxBodyBytes is the request body limit used when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// DefaultReadinessTimeout bounds each readiness check when Options.ReadinessTimeout is 0.
+const DefaultReadinessTimeout = 2 * time.Second
+
+// APIPrefix is the path of the versioned API group returned by Server.API.
+const APIPrefix = "/api/v1"
+
+// HealthCheck is one component probed by GET /readyz, e.g. "database" or "redis".
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options configures New. The zero value is usable: slog.Default, a 1 MiB body limit, no
+// trusted proxies, no metrics and no readiness checks.
+type Options struct {
+	// Logger receives one access-log line per request and internal errors. Nil: slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes is the largest request body accepted; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For is believed. Empty: trust none, so
+	// the client IP is always the peer address.
+	TrustedProxies []string
+	// TLS makes every response carry HSTS. HSTS is also sent on requests that arrived over TLS.
+	TLS bool
+	// Registry receives the HTTP metrics and is served on GET /metrics. Nil: no metrics.
+	Registry *prometheus.Registry
+	// ReadinessChecks run concurrently on every GET /readyz.
+	ReadinessChecks []HealthCheck
+	// ReadinessTimeout bounds each readiness check; 0 means DefaultReadinessTimeout.
+	ReadinessTimeout time.Duration
+	// ErrorKinds is the one table that maps domain sentinel errors to API codes (see ErrorKind).
+	ErrorKinds []ErrorKind
+	// Version is served on GET /api/v1/version.
+	Version api.Version
+}
+
+// Server is the HTTP layer. Register every route (through API) before serving Handler:
+// gin's router is not safe for concurrent registration and serving.
+type Server struct {
+	engine       *gin.Engine
+	api          *gin.RouterGroup
+	log          *slog.Logger
+	maxBody      int64
+	tls          bool
+	metrics      *httpMetrics
+	checks       []HealthCheck
+	checkTimeout time.Duration
+	errorKinds   []ErrorKind
+	version      api.Version
+}
+
+// ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
+var ginModeOnce sync.Once
+
+// New validates opts, reporting every problem at once, and builds the server with its
+// middleware chain and operational routes.
+func New(opts Options) (*Server, error) {
+	ginModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
+
+	var problems []error
+	if opts.MaxBodyBytes < 0 {
+		problems = append(problems, fmt.Errorf("max body bytes %d: must not be negative", opts.MaxBodyBytes))
+	}
+	if opts.ReadinessTimeout < 0 {
+		problems = append(problems, fmt.Errorf("readiness timeout %s: must not be negative", opts.ReadinessTimeout))
+	}
+	problems = append(problems, validateChecks(opts.ReadinessChecks)...)
+	problems = append(problems, validateErrorKinds(opts.ErrorKinds)...)
+
+	s := &Server{
+		log:          opts.Logger,
+		maxBody:      opts.MaxBodyBytes,
+		tls:          opts.TLS,
+		checks:       slices.Clone(opts.ReadinessChecks),
+		checkTimeout: opts.ReadinessTimeout,
+		errorKinds:   slices.Clone(opts.ErrorKinds),
+		version:      opts.Version,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.checkTimeout == 0 {
+		s.checkTimeout = DefaultReadinessTimeout
+	}
+
+	e := gin.New()
+	// Redirects would be answered before any middleware runs (no headers, no log line), and
+	// gin builds them from X-Forwarded-Prefix; an API has no use for them.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	// Lets services call RequestID(c) and Logger(c) with the *gin.Context itself.
+	e.ContextWithFallback = true
+	var proxies []string // nil: gin ignores X-Forwarded-For and X-Real-IP entirely
+	if len(opts.TrustedProxies) > 0 {
+		proxies = opts.TrustedProxies
+	}
+	if err := e.SetTrustedProxies(proxies); err != nil {
+		problems = append(problems, fmt.Errorf("trusted proxies: %w", err))
+	}
+	if opts.Registry != nil {
+		m, err := newHTTPMetrics(opts.Registry)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		s.metrics = m
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+
+	s.engine = e
+	e.Use(s.middleware()...)
+	e.NoRoute(func(c *gin.Context) {
+		writeAPIError(c, api.NewError(api.CodeNotFound, "route not found"))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeAPIError(c, api.NewError(api.CodeMethodNotAllowed, "method not allowed"))
+	})
+	s.api = e.Group(APIPrefix)
+	s.routeOps(opts.Registry)
+	return s, nil
+}
+
+// Handler is the http.Handler to serve.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// API is the "/api/v1" group that endpoints add their routes to.
+func (s *Server) API() *gin.RouterGroup { return s.api }
+
+func validateChecks(checks []HealthCheck) []error {
+	var problems []error
+	seen := make(map[string]bool, len(checks))
+	for i, hc := range checks {
+		switch {
+		case hc.Name == "":
+			problems = append(problems, fmt.Errorf("readiness check %d: empty name", i))
+		case seen[hc.Name]:
+			problems = append(problems, fmt.Errorf("readiness check %q: duplicate name", hc.Name))
+		}
+		if hc.Check == nil {
+			problems = append(problems, fmt.Errorf("readiness check %q: nil Check", hc.Name))
+		}
+		seen[hc.Name] = true
+	}
+	return problems
+}

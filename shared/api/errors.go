@@ -1,0 +1,104 @@
+// Package api holds the wire types shared by the Gatehouse server and its clients: the error
+// envelope with its stable codes, and one file of request/response types per resource.
+// JSON field names are snake_case everywhere. Standard library only.
+package api
+
+import "fmt"
+
+// Code is a stable, machine-readable error code. Codes are part of the public API: clients
+// switch on them, so an existing code never changes meaning.
+type Code string
+
+// Stable error codes. The HTTP status each one travels with is fixed by Status.
+const (
+	CodeInvalidRequest       Code = "invalid_request"        // 400: the request is well-formed JSON but its content is invalid
+	CodeMalformedJSON        Code = "malformed_json"         // 400: the body is not valid JSON (or has trailing data)
+	CodeUnknownField         Code = "unknown_field"          // 400: the body names a field the endpoint does not accept
+	CodeInvalidFieldType     Code = "invalid_field_type"     // 400: a field has the wrong JSON type
+	CodeUnauthorized         Code = "unauthorized"           // 401: no valid credentials
+	CodeMFARequired          Code = "mfa_required"           // 401: a second factor is needed to finish signing in
+	CodeForbidden            Code = "forbidden"              // 403: authenticated, but not allowed
+	CodeStepUpRequired       Code = "step_up_required"       // 403: the action needs a higher assurance level (aal2)
+	CodeNotFound             Code = "not_found"              // 404
+	CodeMethodNotAllowed     Code = "method_not_allowed"     // 405
+	CodeConflict             Code = "conflict"               // 409
+	CodePayloadTooLarge      Code = "payload_too_large"      // 413
+	CodeUnsupportedMediaType Code = "unsupported_media_type" // 415
+	CodeRateLimited          Code = "rate_limited"           // 429, with Retry-After
+	CodeInternal             Code = "internal"               // 500: details are logged with the request ID, never returned
+	CodeBadGateway           Code = "bad_gateway"            // 502: an upstream (secret backend, provider) answered badly
+	CodeUnavailable          Code = "unavailable"            // 503: a dependency is down
+)
+
+var statusByCode = map[Code]int{
+	CodeInvalidRequest:       400,
+	CodeMalformedJSON:        400,
+	CodeUnknownField:         400,
+	CodeInvalidFieldType:     400,
+	CodeUnauthorized:         401,
+	CodeMFARequired:          401,
+	CodeForbidden:            403,
+	CodeStepUpRequired:       403,
+	CodeNotFound:             404,
+	CodeMethodNotAllowed:     405,
+	CodeConflict:             409,
+	CodePayloadTooLarge:      413,
+	CodeUnsupportedMediaType: 415,
+	CodeRateLimited:          429,
+	CodeInternal:             500,
+	CodeBadGateway:           502,
+	CodeUnavailable:          503,
+}
+
+// Status is the HTTP status that travels with a code; unknown codes map to 500.
+func (c Code) Status() int {
+	if s, ok := statusByCode[c]; ok {
+		return s
+	}
+	return 500
+}
+
+// Codes lists every stable code, for documentation and exhaustive tests.
+func Codes() []Code {
+	out := make([]Code, 0, len(statusByCode))
+	for c := range statusByCode {
+		out = append(out, c)
+	}
+	return out
+}
+
+// ErrorBody is the body of every error response: {"error":{...}}.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}
+
+// Error is the content of the error envelope. It is also a Go error, so the client returns it
+// as-is and callers use errors.As to switch on Code.
+type Error struct {
+	Code    Code           `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+	// RequestID is not part of the JSON body: the client fills it from the X-Request-ID header
+	// so that an error shown to a person can be matched with the server's log line.
+	RequestID string `json:"-"`
+	// HTTPStatus is filled by the client from the response status.
+	HTTPStatus int `json:"-"`
+}
+
+func (e *Error) Error() string {
+	if e.RequestID != "" {
+		return fmt.Sprintf("%s: %s (request %s)", e.Code, e.Message, e.RequestID)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// NewError builds an error with a code and a user-safe message.
+func NewError(code Code, message string) *Error {
+	return &Error{Code: code, Message: message}
+}
+
+// HeaderRequestID carries the request ID in both directions.
+const HeaderRequestID = "X-Request-ID"
+
+// HeaderCSRFToken carries the CSRF token on unsafe cookie-authenticated requests.
+const HeaderCSRFToken = "X-CSRF-Token"

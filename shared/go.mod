@@ -1,0 +1,3 @@
+module gatehouse/shared
+
+go 1.26.8
