@@ -91,7 +91,7 @@ trap 'exit 143' TERM
 
 # server_failed reports why the server is not serving, with the end of its log, and exits.
 server_failed() {
-	printf 'bench: %s; last lines of %s:\n' "$1" "$server_log" >&2
+	printf 'bench: %s; the server log ends:\n' "$1" >&2
 	tail -n 40 "$server_log" | sed 's/^/    /' >&2
 	exit 1
 }

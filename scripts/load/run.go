@@ -77,7 +77,6 @@ func (p *program) run(ctx context.Context, cfg *config) *result {
 	perWorker := max(1, limit/cfg.clients)
 
 	var (
-		next    atomic.Uint64
 		wg      sync.WaitGroup
 		workers = make([]*worker, cfg.clients)
 	)
@@ -85,7 +84,7 @@ func (p *program) run(ctx context.Context, cfg *config) *result {
 		w := &worker{
 			cfg:       cfg,
 			client:    client,
-			next:      &next,
+			next:      i % len(cfg.urls),
 			perURL:    make([]urlCount, len(cfg.urls)),
 			errKinds:  map[string]int64{},
 			sampleCap: perWorker,
@@ -114,7 +113,7 @@ type urlCount struct{ requests, errors int64 }
 type worker struct {
 	cfg    *config
 	client *http.Client
-	next   *atomic.Uint64 // shared round-robin position
+	next   int // index of the URL to send next; clients start at different URLs
 
 	requests  int64
 	errors    int64
@@ -130,9 +129,9 @@ type worker struct {
 // loop sends requests until ctx ends. A request counts only if it started after measureFrom
 // and finished before end; requests cut off by the end of the run are not counted at all.
 func (w *worker) loop(ctx context.Context, measureFrom, end time.Time) {
-	n := uint64(len(w.cfg.urls))
 	for ctx.Err() == nil {
-		i := int((w.next.Add(1) - 1) % n)
+		i := w.next
+		w.next = (w.next + 1) % len(w.cfg.urls)
 		began := time.Now()
 		kind := w.send(ctx, w.cfg.urls[i])
 		finished := time.Now()

@@ -268,5 +268,5 @@ func (r *result) writeJSONFile(name string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Clean(name), append(b, '\n'), 0o600)
+	return os.WriteFile(filepath.Clean(name), append(b, '\n'), 0o600) //nolint:gosec // the user names this file (-json-file)
 }

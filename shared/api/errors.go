@@ -101,4 +101,4 @@ func NewError(code Code, message string) *Error {
 const HeaderRequestID = "X-Request-ID"
 
 // HeaderCSRFToken carries the CSRF token on unsafe cookie-authenticated requests.
-const HeaderCSRFToken = "X-CSRF-Token"
+const HeaderCSRFToken = "X-CSRF-Token" //nolint:gosec // a header name, not a credential

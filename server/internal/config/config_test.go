@@ -86,8 +86,8 @@ func TestFeaturesFromEnvironment(t *testing.T) {
 }
 
 func TestUnknownYAMLKeyIsAnError(t *testing.T) {
-	_, err := load(t, "http:\n  adress: 127.0.0.1:1\n")
-	if err == nil || !strings.Contains(err.Error(), "adress") {
+	_, err := load(t, "http:\n  listen_adr: 127.0.0.1:1\n")
+	if err == nil || !strings.Contains(err.Error(), "listen_adr") {
 		t.Fatalf("want an error naming the misspelt key, got %v", err)
 	}
 }
