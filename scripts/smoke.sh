@@ -49,7 +49,7 @@ stop() { # pid label
 
 # 1. make run on SQLite, in a fresh copy of nothing but the binary's working directory.
 port=$(bin/load -free-port)
-(cd "$work" && GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_LOG_FORMAT=json "$OLDPWD/bin/gatehouse" serve >"$work/server.log" 2>&1) &
+(cd "$work" && GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_LOG_FORMAT=json exec "$OLDPWD/bin/gatehouse" serve >"$work/server.log" 2>&1) &
 pid=$!; pids+=("$pid")
 wait_ready "http://127.0.0.1:$port"
 check_endpoints "http://127.0.0.1:$port" "sqlite"

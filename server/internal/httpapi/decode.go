@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"reflect"
@@ -70,7 +71,11 @@ func readBody(r io.Reader, limit int64) ([]byte, *api.Error) {
 	if r == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	n := limit
+	if n < math.MaxInt64 {
+		n++ // one byte more than allowed tells "at the limit" from "over it"
+	}
+	body, err := io.ReadAll(io.LimitReader(r, n))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"gatehouse/shared/api"
 )
 
@@ -102,7 +100,7 @@ func TestDecodeJSON_SEC50(t *testing.T) {
 // TestDecodeJSONWithoutMiddleware proves the decoder bounds the body by itself when used on a
 // context that did not pass through the body-limit middleware.
 func TestDecodeJSONWithoutMiddleware(t *testing.T) {
-	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c, _ := testContext(httptest.NewRecorder())
 	body := `{"name":"` + strings.Repeat("a", int(DefaultMaxBodyBytes)) + `"}`
 	c.Request = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 	c.Request.Header.Set("Content-Type", "application/json")
@@ -152,7 +150,7 @@ func FuzzDecodeJSON(f *testing.F) {
 // check, strict decode) on a typical small body.
 func BenchmarkDecodeJSON(b *testing.B) {
 	body := []byte(`{"name":"ann","age":41,"password":"correct horse battery staple","tags":["a","b","c"],"profile":{"address":{"city":"Oslo"}}}`)
-	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c, _ := testContext(httptest.NewRecorder())
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/echo", nil)
 	req.Header.Set("Content-Type", "application/json")
 	c.Request = req

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"gatehouse/shared/api"
 )
 
@@ -66,7 +64,7 @@ func TestWriteError(t *testing.T) {
 
 func TestWriteErrorOutsideServer(t *testing.T) {
 	rec := httptest.NewRecorder()
-	c, _ := gin.CreateTestContext(rec)
+	c, _ := testContext(rec)
 	c.Request = httptest.NewRequest(http.MethodGet, "/", nil)
 	WriteError(c, errTestNotFound) // no server table: an unknown error is internal
 	if rec.Code != http.StatusInternalServerError || decodeEnvelope(t, rec).Code != api.CodeInternal {

@@ -154,4 +154,11 @@ func decodeEnvelope(t testing.TB, rec *httptest.ResponseRecorder) api.Error {
 	return env.Error
 }
 
+// testContext is a bare gin context, for the exported helpers used outside the chain. It sets
+// release mode first, as New does, so gin prints no debug banner.
+func testContext(w http.ResponseWriter) (*gin.Context, *gin.Engine) {
+	ginModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
+	return gin.CreateTestContext(w)
+}
+
 var jsonHeader = map[string]string{"Content-Type": "application/json"}
