@@ -27,7 +27,7 @@ build: ## build bin/gatehouse and bin/load
 
 run: build ## run the server on embedded SQLite at 127.0.0.1:8080 (./data/gatehouse.db), migrating first
 	@echo "==> serving on $${GATEHOUSE_ADDR:-127.0.0.1:8080} (database: $${GATEHOUSE_DATABASE_URL:+PostgreSQL}$${GATEHOUSE_DATABASE_URL:-SQLite ./data/gatehouse.db}); Ctrl-C stops"
-	GATEHOUSE_LOG_FORMAT=$${GATEHOUSE_LOG_FORMAT:-text} ./bin/gatehouse serve
+	./bin/gatehouse serve
 
 test: ## run every module's tests with the race detector (PostgreSQL variants when GATEHOUSE_TEST_POSTGRES_URL is set)
 	@echo "==> testing modules: $(MODULES) (race detector on)"
