@@ -16,6 +16,9 @@ const (
 	CodeUnknownField         Code = "unknown_field"          // 400: the body names a field the endpoint does not accept
 	CodeInvalidFieldType     Code = "invalid_field_type"     // 400: a field has the wrong JSON type
 	CodeUnauthorized         Code = "unauthorized"           // 401: no valid credentials
+	CodeInvalidCredentials   Code = "invalid_credentials"    // 401: wrong email or password (also unknown, locked, disabled: SEC-04)
+	CodeInvalidGrant         Code = "invalid_grant"          // 400: refresh token unknown, spent, expired or revoked
+	CodeCSRFFailed           Code = "csrf_failed"            // 403: cookie-authenticated unsafe request without the session's X-CSRF-Token
 	CodeMFARequired          Code = "mfa_required"           // 401: a second factor is needed to finish signing in
 	CodeForbidden            Code = "forbidden"              // 403: authenticated, but not allowed
 	CodeStepUpRequired       Code = "step_up_required"       // 403: the action needs a higher assurance level (aal2)
@@ -36,6 +39,9 @@ var statusByCode = map[Code]int{
 	CodeUnknownField:         400,
 	CodeInvalidFieldType:     400,
 	CodeUnauthorized:         401,
+	CodeInvalidCredentials:   401,
+	CodeInvalidGrant:         400,
+	CodeCSRFFailed:           403,
 	CodeMFARequired:          401,
 	CodeForbidden:            403,
 	CodeStepUpRequired:       403,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -17,12 +18,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"gatehouse/server/internal/auth"
 	"gatehouse/server/internal/buildinfo"
 	"gatehouse/server/internal/config"
+	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/keyring"
 	"gatehouse/server/internal/pool"
+	"gatehouse/server/internal/session"
 	"gatehouse/server/internal/store"
+	"gatehouse/server/internal/token"
 )
 
 // App is a wired Gatehouse server.
@@ -35,6 +40,14 @@ type App struct {
 	Pool     *pool.Monitor
 	Registry *prometheus.Registry
 	Handler  http.Handler
+	HTTP     *httpapi.Server
+	Tokens   *token.Manager
+	Sessions *session.Manager
+	Events   *events.Recorder
+	Auth     *auth.Service
+	// Console receives what is shown to the operator once and never logged (the generated
+	// bootstrap admin password). Nil discards it.
+	Console io.Writer
 
 	closers []func() error
 }
@@ -62,7 +75,12 @@ func SQLitePath(cfg config.Config) string {
 
 // New wires every part. On error, whatever was opened is closed again.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	return NewWithConsole(ctx, cfg, logger, io.Discard)
+}
+
+// NewWithConsole is New with a terminal for one-time messages (see App.Console).
+func NewWithConsole(ctx context.Context, cfg config.Config, logger *slog.Logger, console io.Writer) (*App, error) {
+	a := &App{Config: cfg, Logger: logger, Console: console}
 	if err := a.wire(ctx); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -127,6 +145,10 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("register pool metrics: %w", err)
 	}
 
+	if err := a.wireAccounts(ctx); err != nil {
+		return err
+	}
+
 	var reg *prometheus.Registry
 	if cfg.Metrics.Enabled {
 		reg = a.Registry
@@ -139,10 +161,16 @@ func (a *App) wire(ctx context.Context) error {
 		Registry:        reg,
 		ReadinessChecks: checks,
 		Version:         buildinfo.Get(),
+		ErrorKinds:      errorKinds,
+		Accounts:        a.Auth,
+		CookieSecure:    cfg.CookieSecure(),
+		JWKS:            a.Tokens.JWKS,
+		Pool:            a.Pool,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	a.HTTP = srv
 	a.Handler = srv.Handler()
 	return nil
 }

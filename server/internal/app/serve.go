@@ -24,6 +24,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		// net/http reports TLS handshake and connection errors here: keep them structured.
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
+	if a.HTTP != nil {
+		srv.RegisterOnShutdown(a.HTTP.BeginShutdown)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		var err error

@@ -16,13 +16,13 @@ const (
 )
 
 // Known feature flags for GATEHOUSE_FEATURES. Capabilities check Enabled before registering.
-var knownFeatures = []string{"registration", "totp", "sms", "email", "recovery_codes", "oauth", "secrets"}
+var knownFeatures = []string{"totp", "sms", "email", "recovery_codes", "oauth", "secrets"}
 
 // Config is the whole effective configuration. Tags: env (variable name), yaml (key in the
 // file), doc (one line for docs/configuration.md), secret (masked by `config print`).
 type Config struct {
 	Env      string   `env:"GATEHOUSE_ENV" yaml:"env" doc:"Environment: development, test or production. Production refuses insecure settings."`
-	Features []string `env:"GATEHOUSE_FEATURES" yaml:"features" doc:"Comma-separated optional capabilities to enable: registration, totp, sms, email, recovery_codes, oauth, secrets."`
+	Features []string `env:"GATEHOUSE_FEATURES" yaml:"features" doc:"Comma-separated optional capabilities to enable: totp, sms, email, recovery_codes, oauth, secrets."`
 
 	HTTP     HTTP     `yaml:"http"`
 	Cookie   Cookie   `yaml:"cookie"`
@@ -32,6 +32,27 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Admin    Admin    `yaml:"admin"`
+	Auth     Auth     `yaml:"auth"`
+	Password Password `yaml:"password"`
+}
+
+// Auth configures sessions, tokens and sign-up.
+type Auth struct {
+	Issuer             string        `env:"GATEHOUSE_TOKEN_ISSUER" yaml:"token_issuer" doc:"The iss claim of access tokens (usually the server's public URL)."`
+	Audience           string        `env:"GATEHOUSE_TOKEN_AUDIENCE" yaml:"token_audience" doc:"The aud claim of access tokens."`
+	AccessTTL          time.Duration `env:"GATEHOUSE_ACCESS_TOKEN_TTL" yaml:"access_token_ttl" doc:"Lifetime of a JWT access token."`
+	SessionIdleTTL     time.Duration `env:"GATEHOUSE_SESSION_IDLE_TTL" yaml:"session_idle_ttl" doc:"A session unused this long expires (SEC-13)."`
+	SessionAbsoluteTTL time.Duration `env:"GATEHOUSE_SESSION_ABSOLUTE_TTL" yaml:"session_absolute_ttl" doc:"A session expires this long after sign-in, however busy (SEC-13)."`
+	Registration       *bool         `env:"GATEHOUSE_REGISTRATION" yaml:"registration" doc:"Allow self-registration (POST /api/v1/auth/register). Default: on in development and test, off in production."`
+	LoginPerIPPerMin   int           `env:"GATEHOUSE_LOGIN_RATE_PER_IP" yaml:"login_rate_per_ip" doc:"Password attempts per minute admitted from one client IP (SEC-05)."`
+}
+
+// Password configures argon2id (SEC-01) and how many hashes may run at once (SEC-06).
+type Password struct {
+	MemoryKiB   uint32 `env:"GATEHOUSE_ARGON2_MEMORY_KIB" yaml:"argon2_memory_kib" doc:"argon2id memory per hash in KiB (at least 19456, OWASP). Existing hashes are upgraded at the next login."`
+	Iterations  uint32 `env:"GATEHOUSE_ARGON2_ITERATIONS" yaml:"argon2_iterations" doc:"argon2id passes (at least 2)."`
+	Parallelism uint8  `env:"GATEHOUSE_ARGON2_PARALLELISM" yaml:"argon2_parallelism" doc:"argon2id lanes (at least 1)."`
+	Concurrency int    `env:"GATEHOUSE_HASH_CONCURRENCY" yaml:"hash_concurrency" doc:"Most password hashes computed at once; more wait. 0: one per CPU."`
 }
 
 // HTTP configures the listener and request handling.
@@ -114,6 +135,11 @@ func Default() Config {
 		Keyring: Keyring{KDFIterations: MinKDFIterations},
 		Log:     Log{Level: "info", Format: "json"},
 		Metrics: Metrics{Enabled: true},
+		Auth: Auth{
+			Issuer: "gatehouse", Audience: "gatehouse", AccessTTL: 15 * time.Minute,
+			SessionIdleTTL: 30 * time.Minute, SessionAbsoluteTTL: 12 * time.Hour, LoginPerIPPerMin: 30,
+		},
+		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
 	}
 }
 
@@ -142,6 +168,14 @@ func (c *Config) CookieSecure() bool {
 func (c *Config) AutoMigrate() bool {
 	if c.Database.AutoMigrate != nil {
 		return *c.Database.AutoMigrate
+	}
+	return c.Env != EnvProduction
+}
+
+// Registration is the effective self-registration setting.
+func (c *Config) Registration() bool {
+	if c.Auth.Registration != nil {
+		return *c.Auth.Registration
 	}
 	return c.Env != EnvProduction
 }

@@ -132,6 +132,8 @@ func (f Field) effective(c *Config) string {
 		return fmt.Sprintf("%t (default for %s)", c.CookieSecure(), c.Env)
 	case "GATEHOUSE_AUTO_MIGRATE":
 		return fmt.Sprintf("%t (default for %s)", c.AutoMigrate(), c.Env)
+	case "GATEHOUSE_REGISTRATION":
+		return fmt.Sprintf("%t (default for %s)", c.Registration(), c.Env)
 	}
 	return ""
 }

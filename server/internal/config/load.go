@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"gopkg.in/yaml.v3"
@@ -167,6 +168,24 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		add("log.format: %q is not json or text", c.Log.Format)
+	}
+	if c.Auth.Issuer == "" || c.Auth.Audience == "" {
+		add("auth: token_issuer and token_audience must not be empty")
+	}
+	if c.Auth.AccessTTL < time.Minute || c.Auth.AccessTTL > time.Hour {
+		add("auth.access_token_ttl: %s must be between 1m and 1h", c.Auth.AccessTTL)
+	}
+	if c.Auth.SessionIdleTTL <= 0 || c.Auth.SessionAbsoluteTTL < c.Auth.SessionIdleTTL {
+		add("auth: session_idle_ttl must be positive and at most session_absolute_ttl")
+	}
+	if c.Auth.LoginPerIPPerMin < 1 {
+		add("auth.login_rate_per_ip: must be at least 1")
+	}
+	if c.Password.MemoryKiB < 19456 || c.Password.Iterations < 2 || c.Password.Parallelism < 1 {
+		add("password: argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1)")
+	}
+	if c.Password.Concurrency < 0 {
+		add("password.hash_concurrency: must not be negative")
 	}
 	if c.Admin.Password != "" && c.Admin.Email == "" {
 		add("admin.password: set admin.email too")

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,6 +53,13 @@ func validateErrorKinds(kinds []ErrorKind) []error {
 func WriteError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	e := resolveError(ctx, err)
+	var ra retryAfterer
+	if errors.As(err, &ra) {
+		// 429s tell the client when to come back, rounded up to whole seconds.
+		secs := int64((ra.RetryAfterDuration() + time.Second - 1) / time.Second)
+		c.Header("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		e = &api.Error{Code: api.CodeRateLimited, Message: "too many attempts; try again later", Details: map[string]any{"retry_after_seconds": max(secs, 1)}}
+	}
 	if e.Code.Status() >= http.StatusInternalServerError {
 		msg := "<nil error>"
 		if err != nil {
@@ -60,6 +69,12 @@ func WriteError(c *gin.Context, err error) {
 			slog.String("code", string(e.Code)), slog.String("error", msg))
 	}
 	writeAPIError(c, e)
+}
+
+// retryAfterer is an error that says when to retry (a throttling refusal).
+type retryAfterer interface {
+	error
+	RetryAfterDuration() time.Duration
 }
 
 // resolveError finds the client-safe form of err.

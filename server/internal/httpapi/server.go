@@ -58,6 +58,17 @@ type Options struct {
 	ErrorKinds []ErrorKind
 	// Version is served on GET /api/v1/version.
 	Version api.Version
+
+	// Accounts serves the auth, me and admin routes; nil leaves them out.
+	Accounts Accounts
+	// CookieSecure marks the session cookie Secure and names it __Host-gatehouse_session.
+	CookieSecure bool
+	// JWKS serves GET /.well-known/jwks.json.
+	JWKS func() api.JWKS
+	// Pool serves GET /api/v1/admin/pool and its SSE stream.
+	Pool PoolSampler
+	// StreamInterval is the pool stream's period; 0 means one second.
+	StreamInterval time.Duration
 }
 
 // Server is the HTTP layer. Register every route (through API) before serving Handler:
@@ -73,6 +84,14 @@ type Server struct {
 	checkTimeout time.Duration
 	errorKinds   []ErrorKind
 	version      api.Version
+
+	accounts       Accounts
+	cookieSecure   bool
+	jwks           func() api.JWKS
+	pool           PoolSampler
+	streamInterval time.Duration
+	stopping       chan struct{}
+	stopOnce       sync.Once
 }
 
 // ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
@@ -101,6 +120,16 @@ func New(opts Options) (*Server, error) {
 		checkTimeout: opts.ReadinessTimeout,
 		errorKinds:   slices.Clone(opts.ErrorKinds),
 		version:      opts.Version,
+
+		accounts:       opts.Accounts,
+		cookieSecure:   opts.CookieSecure,
+		jwks:           opts.JWKS,
+		pool:           opts.Pool,
+		streamInterval: opts.StreamInterval,
+		stopping:       make(chan struct{}),
+	}
+	if s.streamInterval <= 0 {
+		s.streamInterval = time.Second
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -148,7 +177,16 @@ func New(opts Options) (*Server, error) {
 	})
 	s.api = e.Group(APIPrefix)
 	s.routeOps(opts.Registry)
+	if s.accounts != nil {
+		s.routeAccounts()
+	}
 	return s, nil
+}
+
+// BeginShutdown ends long-lived responses (event streams), which graceful shutdown would
+// otherwise wait on until its timeout. net/http's RegisterOnShutdown calls it.
+func (s *Server) BeginShutdown() {
+	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
 // Handler is the http.Handler to serve.

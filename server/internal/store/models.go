@@ -7,5 +7,11 @@ func Models() []any {
 	return []any{
 		&keyringKDFRow{},
 		&keyringKeyRow{},
+		&sessionRow{},
+		&refreshTokenRow{},
+		&signingKeyRow{},
+		&securityEventRow{},
+		&userRow{},
+		&userRoleRow{},
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"gatehouse/server/internal/app"
 	"gatehouse/server/internal/config"
+	"gatehouse/shared/api"
 	"gatehouse/shared/client"
 )
 
@@ -242,4 +243,45 @@ func (b *Buffer) Lines() []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// NewClient returns a fresh client for the server (its own cookie jar, no credentials).
+func (e *Env) NewClient(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(e.URL, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return c
+}
+
+// CreateUser makes an account through the same service the admin API uses.
+func (e *Env) CreateUser(t testing.TB, email, password string, roles ...string) api.User {
+	t.Helper()
+	u, err := e.App.Auth.CreateUserLocal(context.Background(), email, password, roles)
+	if err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u.API()
+}
+
+// LoginCookie returns a client signed in with a cookie session.
+func (e *Env) LoginCookie(t testing.TB, email, password string) *client.Client {
+	t.Helper()
+	c := e.NewClient(t)
+	if _, err := c.Login(context.Background(), email, password); err != nil {
+		t.Fatalf("login %s: %v", email, err)
+	}
+	return c
+}
+
+// LoginBearer returns a client holding an access token, and the token response.
+func (e *Env) LoginBearer(t testing.TB, email, password string) (*client.Client, *api.TokenResponse) {
+	t.Helper()
+	c := e.NewClient(t)
+	tok, err := c.TokenWithPassword(context.Background(), email, password)
+	if err != nil {
+		t.Fatalf("token %s: %v", email, err)
+	}
+	return c, tok
 }

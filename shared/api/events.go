@@ -1,0 +1,84 @@
+package api
+
+import "time"
+
+// Security event types (SEC-54). A type names what happened, in the past tense, as
+// "<subject>.<verb>"; the outcome says whether it worked. Types are part of the public API
+// (admins filter on them, alerts match them), so an existing type never changes meaning.
+const (
+	EventLoginSucceeded     = "login.succeeded"
+	EventLoginFailed        = "login.failed"
+	EventAccountLocked      = "account.locked"
+	EventLogout             = "logout"
+	EventPasswordChanged    = "password.changed"
+	EventSessionRevoked     = "session.revoked"
+	EventTokenIssued        = "token.issued"
+	EventTokenRefreshed     = "token.refreshed"
+	EventTokenRefreshReused = "token.refresh_reused" // SEC-16: a used refresh token was replayed
+	EventUserCreated        = "user.created"
+	EventUserUpdated        = "user.updated"
+	EventUserRolesChanged   = "user.roles_changed"
+	EventUserStatusChanged  = "user.status_changed"
+	EventUserRegistered     = "user.registered"
+)
+
+// EventTypes lists every security event type defined here, for documentation, filters in the
+// console and exhaustive tests. Later capabilities (MFA, OAuth, secrets) add theirs.
+func EventTypes() []string {
+	return []string{
+		EventLoginSucceeded, EventLoginFailed, EventAccountLocked, EventLogout,
+		EventPasswordChanged, EventSessionRevoked, EventTokenIssued, EventTokenRefreshed,
+		EventTokenRefreshReused, EventUserCreated, EventUserUpdated, EventUserRolesChanged,
+		EventUserStatusChanged, EventUserRegistered,
+	}
+}
+
+// Security event outcomes. "failure" is an attempt that did not succeed (wrong password, a
+// replayed token); "denied" is an authenticated actor refused by authorization.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+)
+
+// Outcomes lists every outcome; no other value is ever recorded.
+func Outcomes() []string {
+	return []string{OutcomeSuccess, OutcomeFailure, OutcomeDenied}
+}
+
+// SecurityEvent is one entry of the append-only security event log, as
+// GET /api/v1/admin/events shows it. ActorID is who acted (empty for an anonymous attempt or
+// the system); SubjectUserID is the account acted upon (the same as ActorID when users act on
+// themselves, empty when no account matched). Details never carry passwords, tokens, codes or
+// cookies (SEC-18).
+type SecurityEvent struct {
+	ID            string         `json:"id"`
+	Type          string         `json:"type"`
+	Outcome       string         `json:"outcome"`
+	ActorID       string         `json:"actor_id"`
+	SubjectUserID string         `json:"subject_user_id"`
+	IP            string         `json:"ip"`
+	UserAgent     string         `json:"user_agent"`
+	RequestID     string         `json:"request_id"`
+	Details       map[string]any `json:"details,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+}
+
+// SecurityEventList is one page of GET /api/v1/admin/events, newest first.
+type SecurityEventList struct {
+	Events  []SecurityEvent `json:"events"`
+	Page    int             `json:"page"`
+	PerPage int             `json:"per_page"`
+	Total   int             `json:"total"`
+}
+
+// SecurityEventQuery filters GET /api/v1/admin/events. User matches events where the user is
+// the actor or the subject. Since is inclusive, Until exclusive; zero times are unbounded.
+type SecurityEventQuery struct {
+	Type    string
+	User    string
+	Since   time.Time
+	Until   time.Time
+	Page    int
+	PerPage int
+}
