@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# bench.sh: the load half of `make bench`.
+# bench.sh: the load half of `make bench`. What the figures mean: docs/benchmarks.md.
 #
 # Usage: scripts/bench.sh        (from any directory; it works in the repository root)
 #
-# Builds bin/gatehouse and bin/load, starts the server on SQLite (a temporary data directory,
-# a free loopback port), loads GET /livez and then GET /readyz, stops it; then does the same
-# on PostgreSQL in a fresh database (created with psql, dropped at the end) when a PostgreSQL
-# URL is set. Ends with a table: label, req/s, p50, p99, errors.
+# Builds bin/gatehouse and bin/load, then starts the server on SQLite (a temporary data
+# directory, a free loopback port, a bootstrap account, GATEHOUSE_BENCH_ENDPOINTS on) and runs,
+# one after the other:
+#   1. GET /livez and GET /readyz;
+#   2. for each login concurrency (2, 4, 8): the raw argon2id baseline
+#      (`gatehouse bench hash --concurrency N`), then POST /api/v1/auth/login (cookie) and
+#      POST /api/v1/auth/token (password grant) with N clients; then the server's peak RSS;
+#   3. GET /api/v1/bench/jwt (the JWT-only baseline), then GET /api/v1/me with the same bearer
+#      token and with a session cookie, 64 clients each.
+# Then, when a PostgreSQL URL is set, 1 and 3 again on a fresh database (created with psql,
+# dropped at the end). Ends with a table (label, req/s, p50, p99, errors; a hash row's req/s is
+# hashes/s) and the ratios of each figure to its baseline from the same run, beside the goals.
 #
 # Environment:
-#   BENCH_CLIENTS          concurrent clients per run (default 32)
+#   BENCH_CLIENTS          concurrent clients for /livez and /readyz (default 32)
+#   BENCH_LOGIN_CLIENTS    login concurrencies, space-separated (default "2 4 8")
+#   BENCH_ME_CLIENTS       concurrent clients for /api/v1/me and its baseline (default 64)
 #   BENCH_DURATION         measured time per run (default 10s, at most 5m)
 #   BENCH_WARMUP           unmeasured warm-up before each run (default 1s)
 #   BENCH_MAX_ERROR_RATE   fail if a run's errors exceed this fraction, e.g. 0.01 (default 1: never)
@@ -17,8 +27,10 @@
 #                          postgres://USER@HOST:PORT/DB?sslmode=disable: a database psql can
 #                          connect to as a user allowed to CREATE DATABASE. Unset: SQLite only.
 #
-# GATEHOUSE_* variables from the calling environment are not passed to the server, so every
-# run has the same configuration. Exit status: 0, or 1 if anything failed.
+# GATEHOUSE_* variables from the calling environment are passed neither to the server nor to
+# `gatehouse bench hash`, so every run has the same configuration. A ratio below its goal is
+# marked but does not fail the script (figures from a shared machine are noisy). Exit status:
+# 0, or 1 if anything failed.
 #
 # Example:
 #   BENCH_DURATION=3s GATEHOUSE_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' scripts/bench.sh
@@ -27,11 +39,21 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 clients=${BENCH_CLIENTS:-32}
+login_clients=${BENCH_LOGIN_CLIENTS:-2 4 8}
+me_clients=${BENCH_ME_CLIENTS:-64}
 duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-1s}
 max_error_rate=${BENCH_MAX_ERROR_RATE:-1}
 pg_url=${BENCH_POSTGRES_URL:-${GATEHOUSE_TEST_POSTGRES_URL:-}}
 pg_db=gatehouse_bench_$$
+
+# The bootstrap account every login and /me run uses. The password is long enough, not in the
+# common-password list and does not contain the email's local part (SEC-02, SEC-03).
+bench_email=bench@example.com
+bench_password=quiet-lantern-harbour-47
+login_body='{"email":"'$bench_email'","password":"'$bench_password'"}'
+token_body='{"grant_type":"password","email":"'$bench_email'","password":"'$bench_password'"}'
+json_header='Content-Type: application/json'
 
 work=""         # temporary directory: data dirs, server logs, JSON results
 server_pid=""   # the running server, if any
@@ -40,6 +62,8 @@ addr=""         # host:port of the running server
 pg_created=""   # set once this script may have created $pg_db
 results=()      # JSON result files, in run order
 failed=()       # labels of runs above BENCH_MAX_ERROR_RATE
+ratios=()       # rows of the ratio table: label, value, goal, verdict (tab-separated)
+notes=()        # lines printed under the summary
 
 say() { printf '==> %s\n' "$*"; }
 die() {
@@ -105,12 +129,19 @@ start_server() {
 	server_log=$work/$name-server.log
 	addr=127.0.0.1:$(bin/load -free-port)
 
+	# The per-IP login limit is raised to its maximum (1000/s, far above what argon2id allows
+	# here) so that throttling (SEC-05) does not cap the login runs;
+	# the lockout still applies, but every benchmark login succeeds.
 	local env_args=("${clear_env[@]}"
 		GATEHOUSE_ENV=test
 		GATEHOUSE_ADDR="$addr"
 		GATEHOUSE_DATA_DIR="$data_dir"
 		GATEHOUSE_MASTER_KEY="$master_key"
-		GATEHOUSE_LOG_LEVEL=warn)
+		GATEHOUSE_LOG_LEVEL=warn
+		GATEHOUSE_BENCH_ENDPOINTS=true
+		GATEHOUSE_ADMIN_EMAIL="$bench_email"
+		GATEHOUSE_ADMIN_PASSWORD="$bench_password"
+		GATEHOUSE_LOGIN_RATE_PER_IP=60000)
 	if [[ -n $db_url ]]; then
 		env_args+=(GATEHOUSE_DATABASE_URL="$db_url")
 	fi
@@ -133,21 +164,126 @@ start_server() {
 	done
 }
 
-# run_load NAME PATH loads http://$addr/PATH, prints the result and keeps its JSON for the summary.
+# run_load LABEL CLIENTS PATH [LOAD_FLAGS...] loads http://$addr/PATH with CLIENTS clients,
+# prints the result and keeps its JSON for the summary. It sets last_result to that file.
+last_result=""
 run_load() {
-	local label="$1 $2"
+	local label=$1 n=$2 path=$3
+	shift 3
 	local out=$work/result-${#results[@]}.json
-	say "$label: $clients clients, $duration after $warmup warm-up"
+	say "$label: $n clients, $duration after $warmup warm-up"
 	local status=0
-	bin/load -c "$clients" -d "$duration" -warmup "$warmup" -max-error-rate "$max_error_rate" \
-		-label "$label" -json-file "$out" "http://$addr$2" || status=$?
+	bin/load -c "$n" -d "$duration" -warmup "$warmup" -max-error-rate "$max_error_rate" \
+		-label "$label" -json-file "$out" "$@" "http://$addr$path" || status=$?
 	case $status in
 	0) ;;
 	1) failed+=("$label") ;;
 	*) die "bin/load failed for $label (exit status $status)" ;;
 	esac
 	results+=("$out")
+	last_result=$out
 	echo
+}
+
+# run_hash N runs the raw argon2id baseline on N goroutines (no server involved) and keeps its
+# JSON, which has the load tool's shape, for the summary. It sets last_result to that file.
+run_hash() {
+	local n=$1 label="argon2id hash c=$1"
+	local out=$work/result-${#results[@]}.json
+	say "$label: raw argon2id on $n goroutines, $duration after $warmup warm-up"
+	env "${clear_env[@]}" bin/gatehouse bench hash --concurrency "$n" --duration "$duration" \
+		--warmup "$warmup" --label "$label" --json >"$out" ||
+		die "gatehouse bench hash failed for $label"
+	sed -n 's/.*"requests":\([0-9]*\),"requests_per_second":\([^,]*\),.*"p50_ms":\([^,]*\),.*"p99_ms":\([^,]*\),.*/  \1 hashes (\2 hashes\/s), p50 \3 ms, p99 \4 ms/p' "$out"
+	results+=("$out")
+	last_result=$out
+	echo
+}
+
+# json_num FILE FIELD prints a number field of a one-line JSON result.
+json_num() {
+	sed -n 's/.*"'"$2"'":\([-0-9.eE+]*\).*/\1/p' "$1"
+}
+
+# add_ratio LABEL FILE BASELINE_FILE FIELD KIND GOAL records FIELD of FILE over FIELD of
+# BASELINE_FILE. KIND "min": a percentage that should reach GOAL percent; KIND "max": a factor
+# that should stay at or below GOAL.
+add_ratio() {
+	local label=$1 a b
+	a=$(json_num "$2" "$4")
+	b=$(json_num "$3" "$4")
+	ratios+=("$(awk -v label="$label" -v a="$a" -v b="$b" -v kind="$5" -v goal="$6" 'BEGIN {
+		if (b + 0 <= 0) { printf "%s\tn/a\t\t\n", label; exit }
+		r = a / b
+		if (kind == "min") {
+			printf "%s\t%.0f%%\t>= %s%%\t%s\n", label, 100 * r, goal, (100 * r >= goal ? "ok" : "BELOW GOAL")
+		} else {
+			printf "%s\t%.2fx\t<= %sx\t%s\n", label, r, goal, (r <= goal ? "ok" : "ABOVE GOAL")
+		}
+	}')")
+}
+
+# memory_kib FIELD prints a Vm* line of the running server's /proc status in KiB, or nothing.
+memory_kib() {
+	sed -n 's/^'"$1"':[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$server_pid/status" 2>/dev/null || true
+}
+
+# mib KIB prints KIB in MiB, or "n/a" when empty.
+mib() {
+	if [[ -z $1 ]]; then
+		echo "n/a"
+	else
+		awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'
+	fi
+}
+
+# bench_logins NAME measures logins at each login concurrency beside the raw hash rate, then
+# reports the server's peak RSS.
+bench_logins() {
+	local name=$1 n hash cookie token rss_before
+	rss_before=$(memory_kib VmRSS)
+	for n in $login_clients; do
+		run_hash "$n"
+		hash=$last_result
+		run_load "$name login cookie c=$n" "$n" /api/v1/auth/login -method POST -H "$json_header" -body "$login_body"
+		cookie=$last_result
+		run_load "$name login token c=$n" "$n" /api/v1/auth/token -method POST -H "$json_header" -body "$token_body"
+		token=$last_result
+		add_ratio "$name login cookie c=$n / argon2id hash c=$n (req/s)" "$cookie" "$hash" requests_per_second min 85
+		add_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" "$token" "$hash" requests_per_second min 85
+	done
+	local note
+	note="$name server peak RSS (VmHWM) after the login runs: $(mib "$(memory_kib VmHWM)")"
+	note+=" (RSS before them: $(mib "$rss_before"); at most $hash_slots hashes of 19 MiB at once)"
+	say "$note"
+	echo
+	notes+=("$note")
+}
+
+# bench_me NAME measures GET /api/v1/me by bearer token and by cookie beside the JWT-only
+# baseline, with one token and one session made by curl.
+bench_me() {
+	local name=$1 base="http://$addr/api/v1" tok ck jwt bearer cookie
+	tok=$(curl -sS --max-time 10 -H "$json_header" -d "$token_body" "$base/auth/token" |
+		sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p') || true
+	[[ -n $tok ]] || server_failed "$name: POST /api/v1/auth/token gave no access token"
+	ck=$(curl -sS --max-time 10 -o /dev/null -D - -H "$json_header" -d "$login_body" "$base/auth/login" |
+		tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: gatehouse_session=\([^;]*\).*/\1/p') || true
+	[[ -n $ck ]] || server_failed "$name: POST /api/v1/auth/login set no gatehouse_session cookie"
+
+	run_load "$name GET /bench/jwt c=$me_clients" "$me_clients" /api/v1/bench/jwt -H "Authorization: Bearer $tok"
+	jwt=$last_result
+	run_load "$name GET /me bearer c=$me_clients" "$me_clients" /api/v1/me -H "Authorization: Bearer $tok"
+	bearer=$last_result
+	run_load "$name GET /me cookie c=$me_clients" "$me_clients" /api/v1/me -H "Cookie: gatehouse_session=$ck"
+	cookie=$last_result
+	local kind f
+	for kind in bearer cookie; do
+		f=$bearer
+		[[ $kind == cookie ]] && f=$cookie
+		add_ratio "$name GET /me $kind / GET /bench/jwt (req/s)" "$f" "$jwt" requests_per_second min 50
+		add_ratio "$name GET /me $kind / GET /bench/jwt (p99)" "$f" "$jwt" p99_ms max 1.5
+	done
 }
 
 # with_database URL NAME prints URL with its database name replaced by NAME, query kept.
@@ -190,9 +326,14 @@ done < <(compgen -e)
 
 # --- SQLite -----------------------------------------------------------------------------------
 
+# The server runs at most one argon2id hash per usable core (SEC-06), as GOMAXPROCS does.
+hash_slots=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "GOMAXPROCS")
+
 start_server sqlite
-run_load sqlite /livez
-run_load sqlite /readyz
+run_load "sqlite /livez" "$clients" /livez
+run_load "sqlite /readyz" "$clients" /readyz
+bench_logins sqlite
+bench_me sqlite
 stop_server
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -207,15 +348,34 @@ else
 	pg_created=1
 	psql_admin "CREATE DATABASE $pg_db"
 	start_server postgres "$(with_database "$pg_url" "$pg_db")"
-	run_load postgres /livez
-	run_load postgres /readyz
+	run_load "postgres /livez" "$clients" /livez
+	run_load "postgres /readyz" "$clients" /readyz
+	bench_me postgres
 	stop_server
 fi
 
 # --- summary ----------------------------------------------------------------------------------
 
-say "summary: $clients clients, $duration per run"
+say "summary: $duration per run after $warmup warm-up; c=clients (hash rows: goroutines, req/s = hashes/s)"
 bin/load -summary "${results[@]}"
+echo
+say "ratios to the baselines measured in this run"
+{
+	printf 'ratio\tvalue\tgoal\t\n'
+	printf '%s\n' "${ratios[@]}"
+} | awk -F'\t' '
+	{ for (i = 1; i <= 4; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+	END {
+		for (r = 1; r <= NR; r++) {
+			line = sprintf("%-" w[1] "s  %" w[2] "s  %-" w[3] "s  %s", cell[r, 1], cell[r, 2], cell[r, 3], cell[r, 4])
+			sub(/ +$/, "", line)
+			print line
+		}
+	}'
+echo
+for note in "${notes[@]}"; do
+	echo "$note"
+done
 if [[ -n $pg_note ]]; then
 	echo "$pg_note"
 fi

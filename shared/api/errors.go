@@ -16,7 +16,7 @@ const (
 	CodeUnknownField         Code = "unknown_field"          // 400: the body names a field the endpoint does not accept
 	CodeInvalidFieldType     Code = "invalid_field_type"     // 400: a field has the wrong JSON type
 	CodeUnauthorized         Code = "unauthorized"           // 401: no valid credentials
-	CodeInvalidCredentials   Code = "invalid_credentials"    // 401: wrong email or password (also unknown, locked, disabled: SEC-04)
+	CodeInvalidCredentials   Code = "invalid_credentials"    //nolint:gosec // an error code, not a credential. 401: wrong email or password (also unknown, locked, disabled: SEC-04)
 	CodeInvalidGrant         Code = "invalid_grant"          // 400: refresh token unknown, spent, expired or revoked
 	CodeCSRFFailed           Code = "csrf_failed"            // 403: cookie-authenticated unsafe request without the session's X-CSRF-Token
 	CodeMFARequired          Code = "mfa_required"           // 401: a second factor is needed to finish signing in

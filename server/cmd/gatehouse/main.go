@@ -34,6 +34,12 @@ Commands:
   migrate up              apply every pending migration
   migrate down [--all]    roll back the latest migration (or all of them)
   migrate status          list migrations and whether each is applied
+  admin create --email E [--role R]... [--password P]
+                          create an account (the password is read from standard input when not given)
+  admin reset-password --email E [--password P]
+                          set a new password and end every session of the account
+  keys rotate             start signing access tokens with a new key (old tokens stay valid until they expire)
+  bench hash              measure raw argon2id hashes/s (see docs/benchmarks.md)
   config print            print the effective configuration, secrets masked
   config docs             print the configuration reference (docs/configuration.md)
   version                 print the build version
@@ -44,13 +50,13 @@ See docs/configuration.md.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ())
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ())
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: tests call it with their own arguments and environment.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -64,6 +70,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		err = migrateCmd(ctx, rest, stdout, stderr, environ)
 	case "config":
 		err = configCmd(rest, stdout, stderr, environ)
+	case "admin":
+		err = adminCmd(ctx, rest, stdin, stdout, stderr, environ)
+	case "keys":
+		err = keysCmd(ctx, rest, stdout, stderr, environ)
+	case "bench":
+		err = benchCmd(ctx, rest, stdout, stderr, environ)
 	case "version":
 		v := buildinfo.Get()
 		fmt.Fprintf(stdout, "gatehouse %s (commit %s, built %s, %s)\n", v.Version, orNone(v.Commit), orNone(v.BuildDate), v.GoVersion)

@@ -14,7 +14,7 @@ import (
 func runCmd(t *testing.T, ctx context.Context, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(ctx, args, &out, &errb, env)
+	code = run(ctx, args, strings.NewReader(""), &out, &errb, env)
 	return code, out.String(), errb.String()
 }
 
@@ -107,7 +107,7 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 	var code int
 	var errb testenv.Buffer
 	go func() {
-		code = run(ctx, []string{"serve"}, &bytes.Buffer{}, &errb, env)
+		code = run(ctx, []string{"serve"}, strings.NewReader(""), &bytes.Buffer{}, &errb, env)
 		close(done)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
@@ -122,4 +122,37 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 	if code != 0 || !strings.Contains(errb.String(), `"msg":"stopped"`) {
 		t.Fatalf("exit %d\n%s", code, errb.String())
 	}
+}
+
+func TestAdminCreateResetAndKeysRotate(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		env := dbEnv(t, dialect)
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"admin", "create", "--email", "Ops@Example.com", "--role", "admin,support"}, strings.NewReader("operator-passphrase-1\n"), &out, &errb, env)
+		if code != 0 || !strings.Contains(out.String(), "created ops@example.com") || !strings.Contains(out.String(), "admin,support,user") {
+			t.Fatalf("admin create: %d %s %s", code, out.String(), errb.String())
+		}
+		if strings.Contains(out.String()+errb.String(), "operator-passphrase-1") {
+			t.Fatal("the password was echoed")
+		}
+		if code, _, errOut := runCmd(t, ctx, env, "admin", "create", "--email", "ops@example.com", "--password", "operator-passphrase-2"); code != 1 || !strings.Contains(errOut, "already") {
+			t.Fatalf("duplicate: %d %s", code, errOut)
+		}
+		if code, _, errOut := runCmd(t, ctx, env, "admin", "create", "--email", "weak@example.com", "--password", "short"); code != 1 || !strings.Contains(errOut, "at least 12") {
+			t.Fatalf("policy: %d %s", code, errOut)
+		}
+		if code, _, _ := runCmd(t, ctx, env, "admin", "create", "--password", "operator-passphrase-2"); code != 1 {
+			t.Fatal("missing --email accepted")
+		}
+		if code, out, errOut := runCmd(t, ctx, env, "admin", "reset-password", "--email", "ops@example.com", "--password", "operator-passphrase-3"); code != 0 || !strings.Contains(out, "reset") {
+			t.Fatalf("reset: %d %s %s", code, out, errOut)
+		}
+		if code, _, errOut := runCmd(t, ctx, env, "admin", "reset-password", "--email", "nobody@example.com", "--password", "operator-passphrase-3"); code != 1 || !strings.Contains(errOut, "not found") {
+			t.Fatalf("reset unknown: %d %s", code, errOut)
+		}
+		if code, out, errOut := runCmd(t, ctx, env, "keys", "rotate"); code != 0 || !strings.Contains(out, "new signing key") {
+			t.Fatalf("keys rotate: %d %s %s", code, out, errOut)
+		}
+	})
 }

@@ -74,7 +74,7 @@ func newThrottle(a *App) (*auth.Throttle, error) {
 	perIP := ratelimit.Limit{Rate: a.Config.Auth.LoginPerIPPerMin, Period: time.Minute, Burst: min(10, a.Config.Auth.LoginPerIPPerMin)}
 	policy := ratelimit.DefaultLockoutPolicy()
 	if a.Redis != nil {
-		lo, err := ratelimit.NewRedisLockout(a.Redis, "gatehouse:lockout:", policy)
+		lo, err := ratelimit.NewRedisLockout(a.Redis, "gatehouse:", policy)
 		if err != nil {
 			return nil, fmt.Errorf("lockout: %w", err)
 		}

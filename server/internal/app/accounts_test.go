@@ -787,3 +787,28 @@ func TestBootstrapAdminInDevelopment(t *testing.T) {
 		t.Fatalf("bootstrap admin: %+v %v", u, err)
 	}
 }
+
+// SEC-05 across replicas: two servers sharing Redis count failures together.
+func TestSEC05ThrottlingSharedThroughRedis(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	shared := testenv.WithConfig(func(c *config.Config) {
+		c.Redis.URL = redisURL
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+	})
+	a := testenv.New(t, testenv.SQLite, shared)
+	b := testenv.New(t, testenv.SQLite, shared)
+	// Unique per run: a real Redis keeps lockout state between test runs.
+	email := "victim-" + strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "") + "@example.com"
+	ip := http.Header{"X-Forwarded-For": {"192.0.2." + time.Now().Format("05")}}
+	body := `{"email":"` + email + `","password":"not-the-password-123"}`
+	for i, env := range []*testenv.Env{a, b, a, b, a} {
+		if resp := rawPostH(t, env.URL+"/api/v1/auth/login", body, ip); resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, resp.StatusCode)
+		}
+	}
+	for _, env := range []*testenv.Env{a, b} {
+		if resp := rawPostH(t, env.URL+"/api/v1/auth/login", body, ip); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("replica %s did not see the shared lockout: %d", env.URL, resp.StatusCode)
+		}
+	}
+}

@@ -153,6 +153,11 @@ func (a *App) wire(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		reg = a.Registry
 	}
+	var benchJWT httpapi.JWTVerifier // nil: GET /api/v1/bench/jwt is not served
+	if cfg.HTTP.BenchEndpoints {
+		logger.Warn("benchmark endpoints are on (GATEHOUSE_BENCH_ENDPOINTS): GET /api/v1/bench/jwt skips the session check")
+		benchJWT = a.Tokens.Verify
+	}
 	srv, err := httpapi.New(httpapi.Options{
 		Logger:          logger,
 		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
@@ -166,6 +171,7 @@ func (a *App) wire(ctx context.Context) error {
 		CookieSecure:    cfg.CookieSecure(),
 		JWKS:            a.Tokens.JWKS,
 		Pool:            a.Pool,
+		BenchJWT:        benchJWT,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -38,6 +38,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		errc <- err
 	}()
 	a.Logger.Info("listening", "addr", ln.Addr().String(), "tls", a.Config.TLS())
+	go a.reloadKeys(ctx, KeyReloadInterval)
 
 	select {
 	case err := <-errc:
@@ -56,4 +57,28 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.Logger.Info("stopped", "drain_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// KeyReloadInterval is how often a running server re-reads signing and keyring keys, so a
+// rotation made by `gatehouse keys rotate` or another replica reaches every replica.
+const KeyReloadInterval = time.Minute
+
+func (a *App) reloadKeys(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a.Tokens != nil {
+				if err := a.Tokens.Reload(ctx); err != nil && ctx.Err() == nil {
+					a.Logger.Error("reload signing keys", "error", err.Error())
+				}
+			}
+			if err := a.Keyring.Reload(ctx); err != nil && ctx.Err() == nil {
+				a.Logger.Error("reload keyring", "error", err.Error())
+			}
+		}
+	}
 }

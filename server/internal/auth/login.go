@@ -132,9 +132,9 @@ func (s *Service) Revoke(ctx context.Context, tok string, meta Meta) error {
 	if !errors.Is(err, session.ErrInvalid) {
 		return fmt.Errorf("revoke refresh token: %w", err)
 	}
-	claims, err := s.tokens.Verify(tok)
-	if err != nil {
-		return nil
+	claims, verr := s.tokens.Verify(tok)
+	if verr != nil {
+		return nil // neither a live refresh token nor a valid access token: nothing to revoke
 	}
 	if err := s.sessions.Revoke(ctx, claims.SessionID, "revoked"); err != nil && !errors.Is(err, session.ErrInvalid) {
 		return fmt.Errorf("revoke session: %w", err)
@@ -147,9 +147,9 @@ func (s *Service) Introspect(ctx context.Context, tok string) (api.Introspection
 	if tok == "" {
 		return api.Introspection{}, invalid("token", "token is required")
 	}
-	claims, err := s.tokens.Verify(tok)
-	if err != nil {
-		return api.Introspection{Active: false}, nil
+	claims, verr := s.tokens.Verify(tok)
+	if verr != nil {
+		return api.Introspection{Active: false}, nil //nolint:nilerr // an invalid token is an answer, not a failure
 	}
 	sess, err := s.sessions.Validate(ctx, claims.SessionID)
 	if errors.Is(err, session.ErrInvalid) || (err == nil && sess.UserID != claims.Subject) {

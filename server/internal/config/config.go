@@ -67,6 +67,7 @@ type HTTP struct {
 	TrustedProxies    []string      `env:"GATEHOUSE_HTTP_TRUSTED_PROXIES" yaml:"trusted_proxies" doc:"Comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-For is believed. Empty: the peer address is the client IP."`
 	TLSCertFile       string        `env:"GATEHOUSE_TLS_CERT_FILE" yaml:"tls_cert_file" doc:"PEM certificate; with tls_key_file the server speaks HTTPS and sends HSTS."`
 	TLSKeyFile        string        `env:"GATEHOUSE_TLS_KEY_FILE" yaml:"tls_key_file" doc:"PEM private key for tls_cert_file."`
+	BenchEndpoints    bool          `env:"GATEHOUSE_BENCH_ENDPOINTS" yaml:"bench_endpoints" doc:"Serve GET /api/v1/bench/jwt, the JWT-only baseline of make bench (docs/benchmarks.md). It skips the session check; production refuses it."`
 }
 
 // Cookie configures the session cookies.

@@ -128,6 +128,7 @@ func TestSEC53ProductionRefusesInsecureSettings(t *testing.T) {
 		{"short master key", []string{"GATEHOUSE_ENV=production", "GATEHOUSE_MASTER_KEY=short"}, "at least 16"},
 		{"cookies without Secure", append(secure, "GATEHOUSE_COOKIE_SECURE=false"), "cookies must be Secure"},
 		{"debug logging", append(secure, "GATEHOUSE_LOG_LEVEL=debug"), "debug logging"},
+		{"benchmark endpoints", append(secure, "GATEHOUSE_BENCH_ENDPOINTS=true"), "benchmark endpoints"},
 		{"default admin password", append(secure, "GATEHOUSE_ADMIN_EMAIL=a@example.com", "GATEHOUSE_ADMIN_PASSWORD=changeme"), "admin password"},
 		{"default admin password, any case", append(secure, "GATEHOUSE_ADMIN_EMAIL=a@example.com", "GATEHOUSE_ADMIN_PASSWORD=Password123"), "admin password"},
 	}

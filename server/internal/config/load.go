@@ -178,8 +178,8 @@ func (c *Config) Validate() error {
 	if c.Auth.SessionIdleTTL <= 0 || c.Auth.SessionAbsoluteTTL < c.Auth.SessionIdleTTL {
 		add("auth: session_idle_ttl must be positive and at most session_absolute_ttl")
 	}
-	if c.Auth.LoginPerIPPerMin < 1 {
-		add("auth.login_rate_per_ip: must be at least 1")
+	if c.Auth.LoginPerIPPerMin < 1 || c.Auth.LoginPerIPPerMin > 60_000 {
+		add("auth.login_rate_per_ip: must be between 1 and 60000")
 	}
 	if c.Password.MemoryKiB < 19456 || c.Password.Iterations < 2 || c.Password.Parallelism < 1 {
 		add("password: argon2id parameters below OWASP's minimum (m=19456 KiB, t=2, p=1)")
@@ -214,6 +214,9 @@ func (c *Config) productionProblems() []string {
 	}
 	if c.Log.Level == "debug" {
 		p = append(p, "production: debug logging is not allowed (GATEHOUSE_LOG_LEVEL)")
+	}
+	if c.HTTP.BenchEndpoints {
+		p = append(p, "production: benchmark endpoints are not allowed (GATEHOUSE_BENCH_ENDPOINTS)")
 	}
 	if c.Admin.Password != "" && (len(c.Admin.Password) < 12 || slices.Contains(wellKnownPasswords, strings.ToLower(c.Admin.Password))) {
 		p = append(p, "production: the bootstrap admin password is a well-known default or too short")

@@ -106,14 +106,18 @@ func RequireAAL2(c *gin.Context) {
 	c.Next()
 }
 
+// SEC-11: HttpOnly, SameSite=Lax, Path=/, and Secure with the __Host- prefix outside
+// plain-HTTP development (configuration refuses insecure cookies in production).
 func (s *Server) setSessionCookie(c *gin.Context, token string) {
-	http.SetCookie(c.Writer, &http.Cookie{
+	http.SetCookie(c.Writer, &http.Cookie{ //nolint:gosec // Secure follows configuration, see above
+
 		Name: s.cookieName(), Value: token, Path: "/", HttpOnly: true, Secure: s.cookieSecure, SameSite: http.SameSiteLaxMode,
 	})
 }
 
 func (s *Server) clearSessionCookie(c *gin.Context) {
-	http.SetCookie(c.Writer, &http.Cookie{
+	http.SetCookie(c.Writer, &http.Cookie{ //nolint:gosec // as setSessionCookie
+
 		Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cookieSecure, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 // TestDecodeJSON_SEC50 drives the decoder through the full middleware chain: every bad input is
 // a 4xx with a precise code, never a 500.
+// SEC-50
 func TestDecodeJSON_SEC50(t *testing.T) {
 	s, _ := newTestServer(t, Options{MaxBodyBytes: 256})
 	tests := []struct {

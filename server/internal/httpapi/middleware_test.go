@@ -135,6 +135,7 @@ func TestAccessLog(t *testing.T) {
 // TestAccessLogNeverLeaksSecrets_SEC18 sends a password in the body, a bearer token, a session
 // cookie and a token in the query string, through a successful request, a rejected one and a
 // panicking one, and asserts none of them reaches any log line.
+// SEC-18
 func TestAccessLogNeverLeaksSecrets_SEC18(t *testing.T) {
 	s, logs := newTestServer(t, Options{})
 	secrets := []string{"BODYPASSWORD123", "AUTHTOKEN456", "COOKIEVALUE789", "QUERYTOKEN000", "PANICVALUE"}
@@ -291,6 +292,7 @@ func TestAbortHandlerIsRepanicked(t *testing.T) {
 }
 
 // TestSecurityHeaders_SEC52 checks the headers on successes, errors, panics and early 413s.
+// SEC-52
 func TestSecurityHeaders_SEC52(t *testing.T) {
 	always := map[string]string{
 		"X-Content-Type-Options":     "nosniff",

@@ -69,6 +69,9 @@ type Options struct {
 	Pool PoolSampler
 	// StreamInterval is the pool stream's period; 0 means one second.
 	StreamInterval time.Duration
+	// BenchJWT serves GET /api/v1/bench/jwt, make bench's JWT-only baseline (routes_bench.go).
+	// Nil, as everywhere but benchmarks, leaves the route out.
+	BenchJWT JWTVerifier
 }
 
 // Server is the HTTP layer. Register every route (through API) before serving Handler:
@@ -177,8 +180,12 @@ func New(opts Options) (*Server, error) {
 	})
 	s.api = e.Group(APIPrefix)
 	s.routeOps(opts.Registry)
+	s.routeOpenAPI()
 	if s.accounts != nil {
 		s.routeAccounts()
+	}
+	if opts.BenchJWT != nil {
+		s.routeBench(opts.BenchJWT)
 	}
 	return s, nil
 }

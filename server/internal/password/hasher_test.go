@@ -68,6 +68,7 @@ func TestHashVerifyRoundTrip_SEC01(t *testing.T) {
 
 // SEC-01: the output is a PHC string with the OWASP parameters, a 16-byte
 // salt and a 32-byte key, in unpadded standard base64.
+// SEC-01
 func TestHashPHCFormat_SEC01(t *testing.T) {
 	h := newHasherT(t, DefaultParams(), 1)
 	phc := hashT(t, h, "correct horse battery staple")
@@ -82,6 +83,7 @@ func TestHashPHCFormat_SEC01(t *testing.T) {
 
 // SEC-01: every hash has its own salt, so equal passwords do not give equal
 // hashes.
+// SEC-01
 func TestHashFreshSalt_SEC01(t *testing.T) {
 	h := newHasherT(t, cheapParams, 0)
 	a, b := hashT(t, h, "same password twice"), hashT(t, h, "same password twice")
@@ -100,6 +102,7 @@ func TestHashFreshSalt_SEC01(t *testing.T) {
 
 // SEC-01: a hash made with other parameters still verifies, and asks to be
 // rehashed, but only when the password was right.
+// SEC-01
 func TestNeedsRehash_SEC01(t *testing.T) {
 	t.Run("weaker params, default hasher", func(t *testing.T) {
 		weak := Params{MemoryKiB: 8192, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -195,6 +198,7 @@ func TestUnicodePasswords_SEC02(t *testing.T) {
 
 // SEC-06: with one slot, never more than one computation runs, however
 // many callers there are, and every caller is served.
+// SEC-06
 func TestConcurrencyBounded_SEC06(t *testing.T) {
 	h := newHasherT(t, cheapParams, 1)
 	var active, maxActive, total atomic.Int64
@@ -237,6 +241,7 @@ func TestConcurrencyBounded_SEC06(t *testing.T) {
 
 // SEC-06: the bound is a bound, not a mutex: all slots are used at once and
 // the rest queue.
+// SEC-06
 func TestConcurrencyUsesAllSlots_SEC06(t *testing.T) {
 	const slots, callers = 2, 5
 	h := newHasherT(t, cheapParams, slots)
@@ -275,6 +280,7 @@ func TestConcurrencyUsesAllSlots_SEC06(t *testing.T) {
 
 // SEC-06: a caller queued behind a full semaphore leaves as soon as its
 // context ends, with the context's error, and does no hashing.
+// SEC-06
 func TestCancelWhileWaiting_SEC06(t *testing.T) {
 	h := newHasherT(t, cheapParams, 1)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -351,6 +357,7 @@ func TestCancelWhileWaiting_SEC06(t *testing.T) {
 
 // SEC-04: an unknown user costs exactly what a known one does: one argon2id
 // computation with the current parameters, through the same semaphore.
+// SEC-04
 func TestVerifyDummyDoesVerifyWork_SEC04(t *testing.T) {
 	h := newHasherT(t, DefaultParams(), 0)
 	phc := hashT(t, h, "the user's real password")
@@ -380,6 +387,7 @@ func TestVerifyDummyDoesVerifyWork_SEC04(t *testing.T) {
 
 // SEC-04: timing sanity check on top of the computation count. Interleaved
 // runs share the machine's noise; the factor is loose on purpose.
+// SEC-04
 func TestVerifyDummyTiming_SEC04(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")

@@ -9,6 +9,7 @@ import (
 
 // SEC-02, SEC-03: the policy table. The "common" rows are real entries of
 // the bundled list (lines of common-passwords.txt), in other cases too.
+// SEC-02, SEC-03
 func TestValidate_SEC02_SEC03(t *testing.T) {
 	cases := []struct {
 		name, password, email, want string // want "" means accepted
@@ -81,6 +82,7 @@ func TestValidate_SEC02_SEC03(t *testing.T) {
 
 // SEC-03: the bundled list is real data of the promised size, and reaches
 // the passwords that survive the length rule.
+// SEC-03
 func TestCommonPasswordList_SEC03(t *testing.T) {
 	set := commonPasswords()
 	long := 0

@@ -76,6 +76,7 @@ func exhaust(t *testing.T, l ratelimit.Limiter, key string, lim ratelimit.Limit)
 // TestLimiterConformance_SEC05 runs the same expectations on every backend:
 // the in-memory GCRA, redis_rate on miniredis, and redis_rate on the real
 // Redis of GATEHOUSE_TEST_REDIS_URL (miniredis on the wall clock when unset).
+// SEC-05
 func TestLimiterConformance_SEC05(t *testing.T) {
 	t.Parallel() // most of its time is spent sleeping on the real-Redis clock
 	for _, b := range limiterBackends() {
@@ -218,6 +219,7 @@ var limiterConformanceCases = []struct {
 
 // TestRedisLimiterSharedBetweenReplicas_SEC05: two replicas (two clients, two
 // Limiters) over one Redis draw from the same bucket.
+// SEC-05
 func TestRedisLimiterSharedBetweenReplicas_SEC05(t *testing.T) {
 	for name, url := range map[string]func(t *testing.T) string{
 		"miniredis": func(t *testing.T) string { return newMiniredis(t).URL() },
@@ -263,6 +265,7 @@ func TestRedisLimiterErrorsAreReturned(t *testing.T) {
 
 // TestMemoryLimiterBoundedLRU_SEC05: the in-memory backend never holds more
 // than maxKeys keys, and evicts the least recently used one.
+// SEC-05
 func TestMemoryLimiterBoundedLRU_SEC05(t *testing.T) {
 	clock := newFakeClock()
 	l := ratelimit.NewMemory(3, ratelimit.WithClock(clock.Now))

@@ -24,7 +24,8 @@ type LockoutPolicy struct {
 	// quiet time after a lock ends resets the doubling.
 	QuietPeriod time.Duration
 	// AccountThreshold failures for one account, from any IPs, within
-	// AccountWindow of the first lock the whole account for AccountLock.
+	// AccountWindow (counted from the first of them) lock the whole account,
+	// from every IP, for AccountLock.
 	AccountThreshold int
 	AccountWindow    time.Duration
 	AccountLock      time.Duration
@@ -34,11 +35,12 @@ type LockoutPolicy struct {
 // otherwise.
 //
 // QuietPeriod is long next to PairMaxLock on purpose: a guesser who waits for
-// the doubling to reset gets the short early locks again (35 guesses within
-// about two hours), and only a quiet period of several hours makes that
-// slower on average than staying at the 1 h cap (5 guesses an hour). AccountLock is short because it also denies
-// the real user; 50 failures per 10 minutes of denial, from several addresses,
-// is the price of keeping an account locked.
+// the doubling to reset gets the short early locks again (35 guesses in the
+// first 63 minutes), and only a quiet period of five hours or more makes that
+// cycle slower on average than staying at the 1 h cap (5 guesses an hour).
+// AccountLock is short because it also denies the real user; 50 failures per
+// 10 minutes of denial, from several addresses, is the price of keeping an
+// account locked.
 func DefaultLockoutPolicy() LockoutPolicy {
 	return LockoutPolicy{
 		PairThreshold:    5,

@@ -145,6 +145,7 @@ func wantUnlocked(t *testing.T, lo *ratelimit.Lockout, account, ip string) {
 // TestLockoutConformance_SEC05 runs the lockout design on every backend: in
 // memory with an injected clock, on miniredis with its clock moved, and on
 // the real Redis of GATEHOUSE_TEST_REDIS_URL with millisecond durations.
+// SEC-05
 func TestLockoutConformance_SEC05(t *testing.T) {
 	t.Parallel() // most of its time is spent sleeping on the real-Redis clock
 	for _, b := range lockoutBackends() {
@@ -294,6 +295,7 @@ var lockoutConformanceCases = []struct {
 // TestLockoutConcurrentFailuresLockOnce_SEC05: many requests failing at once
 // (under -race) produce exactly one lockedNow per lock, so exactly one
 // "account.locked" event, on every backend.
+// SEC-05
 func TestLockoutConcurrentFailuresLockOnce_SEC05(t *testing.T) {
 	long := ratelimit.LockoutPolicy{
 		PairThreshold: 5, PairBaseLock: time.Minute, PairMaxLock: time.Hour, QuietPeriod: time.Hour,
@@ -341,6 +343,7 @@ func TestLockoutConcurrentFailuresLockOnce_SEC05(t *testing.T) {
 
 // TestRedisLockoutSharedBetweenReplicas_SEC05: two replicas (two clients, two
 // Lockouts) over one Redis count the same failures and see the same locks.
+// SEC-05
 func TestRedisLockoutSharedBetweenReplicas_SEC05(t *testing.T) {
 	for name, url := range map[string]func(t *testing.T) string{
 		"miniredis": func(t *testing.T) string { return newMiniredis(t).URL() },
@@ -407,6 +410,7 @@ func TestRedisLockoutErrorsFailClosed(t *testing.T) {
 
 // TestDefaultLockoutProgression_SEC05 spells out the default progression:
 // 1m, 2m, 4m ... capped at 1h.
+// SEC-05
 func TestDefaultLockoutProgression_SEC05(t *testing.T) {
 	clock := newFakeClock()
 	lo, err := ratelimit.NewMemoryLockout(0, ratelimit.DefaultLockoutPolicy(), ratelimit.WithClock(clock.Now))
@@ -454,6 +458,7 @@ func TestLockoutPolicyValidate(t *testing.T) {
 
 // TestMemoryLockoutBounded_SEC05: a flood of distinct accounts cannot grow
 // the in-memory lockout beyond its bound.
+// SEC-05
 func TestMemoryLockoutBounded_SEC05(t *testing.T) {
 	lo, err := ratelimit.NewMemoryLockout(50, ratelimit.DefaultLockoutPolicy())
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func TestNormalizeEmail(t *testing.T) {
 	ok := map[string]string{
-		"  Alice@Example.COM ":    "alice@example.com",
+		"\tAlice@Example.COM ":    "alice@example.com",
 		"admin@localhost":         "admin@localhost",
 		"a.b+tag@sub.example.org": "a.b+tag@sub.example.org",
 	}

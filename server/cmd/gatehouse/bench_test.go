@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func benchRun(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"bench"}, args...), strings.NewReader(""), &out, &errb, env)
+	return code, out.String(), errb.String()
+}
+
+func TestBenchHashPrintsARate(t *testing.T) {
+	// One second with no warm-up: a few hashes even on a busy machine or under -race.
+	code, out, errOut := benchRun(t, []string{}, "hash", "--concurrency", "2", "--duration", "1s", "--warmup", "0", "--json", "--label", "raw")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Label             string  `json:"label"`
+		Clients           int     `json:"clients"`
+		DurationS         float64 `json:"duration_s"`
+		Requests          int64   `json:"requests"`
+		RequestsPerSecond float64 `json:"requests_per_second"`
+		P50MS             float64 `json:"p50_ms"`
+		P99MS             float64 `json:"p99_ms"`
+		MemoryKiB         uint32  `json:"memory_kib"`
+		Iterations        uint32  `json:"iterations"`
+		Parallelism       uint8   `json:"parallelism"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	if res.Label != "raw" || res.Clients != 2 || res.DurationS != 1 || res.Requests < 1 ||
+		res.RequestsPerSecond <= 0 || res.P50MS <= 0 || res.P99MS < res.P50MS {
+		t.Fatalf("implausible result: %+v", res)
+	}
+	// The server's defaults (SEC-01), unless GATEHOUSE_ARGON2_* say otherwise.
+	if res.MemoryKiB != 19456 || res.Iterations != 2 || res.Parallelism != 1 {
+		t.Fatalf("parameters m=%d t=%d p=%d, want the server's defaults", res.MemoryKiB, res.Iterations, res.Parallelism)
+	}
+
+	// The text form names the rate.
+	code, out, errOut = benchRun(t, []string{}, "hash", "--concurrency", "1", "--duration", "500ms", "--warmup", "0")
+	if code != 0 || !strings.Contains(out, "hashes/s") || !strings.Contains(out, "m=19456 KiB t=2 p=1") {
+		t.Fatalf("text output: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestBenchHashFollowsTheConfiguredParameters(t *testing.T) {
+	code, out, errOut := benchRun(t, []string{"GATEHOUSE_ARGON2_ITERATIONS=3"}, "hash", "--concurrency", "1", "--duration", "500ms", "--warmup", "0")
+	if code != 0 || !strings.Contains(out, "t=3") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"sideways"},
+		{"hash", "--bogus"},
+		{"hash", "--concurrency", "0"},
+		{"hash", "--concurrency", "100000"},
+		{"hash", "--concurrency", "two"},
+		{"hash", "--duration", "0s"},
+		{"hash", "--duration", "1h"},
+		{"hash", "--warmup", "-1s"},
+		{"hash", "extra"},
+	} {
+		code, out, errOut := benchRun(t, []string{}, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "Usage:") {
+			t.Errorf("bench %q: want exit 2 with usage, got %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+		}
+	}
+	// A flag problem names the flag.
+	if _, _, errOut := benchRun(t, []string{}, "hash", "--concurrency", "0"); !strings.Contains(errOut, "--concurrency 0") {
+		t.Errorf("stderr does not name the bad flag:\n%s", errOut)
+	}
+	// An invalid configuration is not a usage error.
+	if code, _, errOut := benchRun(t, []string{"GATEHOUSE_ARGON2_MEMORY_KIB=1024"}, "hash", "--duration", "1s"); code != 1 || !strings.Contains(errOut, "argon2id parameters") {
+		t.Errorf("weak parameters: want exit 1 naming them, got %d\n%s", code, errOut)
+	}
+}
