@@ -35,6 +35,7 @@
 # Example:
 #   BENCH_DURATION=3s GATEHOUSE_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' scripts/bench.sh
 set -euo pipefail
+export LC_NUMERIC=C # printf and awk read and print the JSON's numbers with a decimal point
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -194,7 +195,8 @@ run_hash() {
 	env "${clear_env[@]}" bin/gatehouse bench hash --concurrency "$n" --duration "$duration" \
 		--warmup "$warmup" --label "$label" --json >"$out" ||
 		die "gatehouse bench hash failed for $label"
-	sed -n 's/.*"requests":\([0-9]*\),"requests_per_second":\([^,]*\),.*"p50_ms":\([^,]*\),.*"p99_ms":\([^,]*\),.*/  \1 hashes (\2 hashes\/s), p50 \3 ms, p99 \4 ms/p' "$out"
+	printf '  %s hashes (%.1f hashes/s), p50 %.1f ms, p99 %.1f ms\n' "$(json_num "$out" requests)" \
+		"$(json_num "$out" requests_per_second)" "$(json_num "$out" p50_ms)" "$(json_num "$out" p99_ms)"
 	results+=("$out")
 	last_result=$out
 	echo
@@ -237,10 +239,10 @@ mib() {
 	fi
 }
 
-# bench_logins NAME measures logins at each login concurrency beside the raw hash rate, then
-# reports the server's peak RSS.
+# bench_logins NAME measures logins at each login concurrency beside the raw hash rate, and the
+# server's peak RSS after each concurrency: bounded memory means it stops growing with clients.
 bench_logins() {
-	local name=$1 n hash cookie token rss_before
+	local name=$1 n hash cookie token rss_before peaks=()
 	rss_before=$(memory_kib VmRSS)
 	for n in $login_clients; do
 		run_hash "$n"
@@ -251,10 +253,13 @@ bench_logins() {
 		token=$last_result
 		add_ratio "$name login cookie c=$n / argon2id hash c=$n (req/s)" "$cookie" "$hash" requests_per_second min 85
 		add_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" "$token" "$hash" requests_per_second min 85
+		peaks+=("c=$n $(mib "$(memory_kib VmHWM)")")
 	done
-	local note
+	local note joined
+	joined=$(printf '%s, ' "${peaks[@]}")
 	note="$name server peak RSS (VmHWM) after the login runs: $(mib "$(memory_kib VmHWM)")"
-	note+=" (RSS before them: $(mib "$rss_before"); at most $hash_slots hashes of 19 MiB at once)"
+	note+=" (RSS before them: $(mib "$rss_before"); peak after ${joined%, };"
+	note+=" at most $hash_slots hashes of 19 MiB at once)"
 	say "$note"
 	echo
 	notes+=("$note")
@@ -277,13 +282,10 @@ bench_me() {
 	bearer=$last_result
 	run_load "$name GET /me cookie c=$me_clients" "$me_clients" /api/v1/me -H "Cookie: gatehouse_session=$ck"
 	cookie=$last_result
-	local kind f
-	for kind in bearer cookie; do
-		f=$bearer
-		[[ $kind == cookie ]] && f=$cookie
-		add_ratio "$name GET /me $kind / GET /bench/jwt (req/s)" "$f" "$jwt" requests_per_second min 50
-		add_ratio "$name GET /me $kind / GET /bench/jwt (p99)" "$f" "$jwt" p99_ms max 1.5
-	done
+	add_ratio "$name GET /me bearer / GET /bench/jwt (req/s)" "$bearer" "$jwt" requests_per_second min 50
+	add_ratio "$name GET /me bearer / GET /bench/jwt (p99)" "$bearer" "$jwt" p99_ms max 1.5
+	add_ratio "$name GET /me cookie / GET /bench/jwt (req/s)" "$cookie" "$jwt" requests_per_second min 50
+	add_ratio "$name GET /me cookie / GET /bench/jwt (p99)" "$cookie" "$jwt" p99_ms max 1.5
 }
 
 # with_database URL NAME prints URL with its database name replaced by NAME, query kept.
@@ -316,7 +318,8 @@ go build -o bin/load ./scripts/load
 work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 # A fresh random master key for this run: 64 hex characters.
 master_key=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-# Drop every inherited GATEHOUSE_* variable from the server's environment.
+# Drop every inherited GATEHOUSE_* variable from the environment of the server and of
+# `gatehouse bench hash`.
 clear_env=()
 while IFS= read -r name; do
 	if [[ $name == GATEHOUSE_* ]]; then

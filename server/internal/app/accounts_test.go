@@ -812,3 +812,22 @@ func TestSEC05ThrottlingSharedThroughRedis(t *testing.T) {
 		}
 	}
 }
+
+// Malformed IDs in paths are simply not found, on both dialects (never a 500).
+func TestMalformedIDsAreNotFound(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, dialect string) {
+		env := testenv.New(t, dialect)
+		ctx := context.Background()
+		env.CreateUser(t, adminEmail, adminPass, api.RoleAdmin)
+		ac := env.LoginCookie(t, adminEmail, adminPass)
+		for _, id := range []string{"not-a-uuid", "1%27%20OR%201%3D1", "00000000-0000-0000-0000-00000000000g"} {
+			_, err := ac.Do(ctx, "GET", "/api/v1/admin/users/"+id, nil, nil)
+			code(t, err, api.CodeNotFound)
+			_, err = ac.Do(ctx, "POST", "/api/v1/admin/users/"+id+"/lock", nil, nil)
+			code(t, err, api.CodeNotFound)
+			_, err = ac.Do(ctx, "GET", "/api/v1/admin/users/"+id+"/sessions", nil, nil)
+			code(t, err, api.CodeNotFound)
+			code(t, ac.RevokeMySession(ctx, id), api.CodeNotFound)
+		}
+	})
+}

@@ -84,7 +84,6 @@ type Sessions interface {
 	Revoke(ctx context.Context, sid, reason string) error
 	RevokeAllForUser(ctx context.Context, userID, exceptSID, reason string) (int, error)
 	ListForUser(ctx context.Context, userID string, includeRevoked bool) ([]session.Session, error)
-	IssueRefresh(ctx context.Context, sid string) (string, error)
 	Refresh(ctx context.Context, refreshToken string) (session.Session, string, error)
 	RevokeRefresh(ctx context.Context, refreshToken string) (session.Session, error)
 }

@@ -60,13 +60,10 @@ func (s *Service) PasswordGrant(ctx context.Context, req api.TokenRequest, meta 
 	if err != nil {
 		return TokenPair{}, err
 	}
-	sess, _, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindToken, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})
+	// For a token session, Create hands back the family's first refresh token.
+	sess, refresh, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindToken, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("create session: %w", err)
-	}
-	refresh, err := s.sessions.IssueRefresh(ctx, sess.ID)
-	if err != nil {
-		return TokenPair{}, fmt.Errorf("issue refresh token: %w", err)
 	}
 	pair, err := s.access(u, sess, refresh)
 	if err != nil {

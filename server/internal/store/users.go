@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"gatehouse/server/internal/users"
@@ -89,8 +90,12 @@ func insertRoles(tx *gorm.DB, id string, roles []string) error {
 	return tx.Create(&rows).Error
 }
 
-// Get loads an account by ID.
+// Get loads an account by ID. A malformed ID is simply not found: PostgreSQL would otherwise
+// answer an error for a non-UUID compared with a UUID column.
 func (s *UserStore) Get(ctx context.Context, id string) (users.User, error) {
+	if uuid.Validate(id) != nil {
+		return users.User{}, users.ErrNotFound
+	}
 	return s.getWhere(ctx, "id = ?", id)
 }
 

@@ -43,8 +43,10 @@ func TestUserStore(t *testing.T) {
 		if err != nil || got.ID != alice.ID || !slices.Equal(got.Roles, []string{"admin", "user"}) || got.PasswordHash != alice.PasswordHash || !got.CreatedAt.Equal(alice.CreatedAt) {
 			t.Fatalf("get by email: %+v %v", got, err)
 		}
-		if _, err := s.Get(ctx, uuid.NewString()); !errors.Is(err, users.ErrNotFound) {
-			t.Fatalf("unknown id: %v", err)
+		for _, id := range []string{uuid.NewString(), "not-a-uuid", "' OR 1=1 --", ""} {
+			if _, err := s.Get(ctx, id); !errors.Is(err, users.ErrNotFound) {
+				t.Fatalf("id %q: %v", id, err)
+			}
 		}
 
 		got.Roles = []string{"support", "user"}
