@@ -131,7 +131,7 @@ func (s *Service) Revoke(ctx context.Context, tok string, meta Meta) error {
 	}
 	claims, verr := s.tokens.Verify(tok)
 	if verr != nil {
-		return nil // neither a live refresh token nor a valid access token: nothing to revoke
+		return nil //nolint:nilerr // neither a live refresh token nor a valid access token: nothing to revoke (RFC 7009)
 	}
 	if err := s.sessions.Revoke(ctx, claims.SessionID, "revoked"); err != nil && !errors.Is(err, session.ErrInvalid) {
 		return fmt.Errorf("revoke session: %w", err)

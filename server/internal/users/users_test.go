@@ -9,9 +9,9 @@ import (
 
 func TestNormalizeEmail(t *testing.T) {
 	ok := map[string]string{
-		"\tAlice@Example.COM ":    "alice@example.com",
-		"admin@localhost":         "admin@localhost",
-		"a.b+tag@sub.example.org": "a.b+tag@sub.example.org",
+		padded("Alice@Example.COM"): "alice@example.com",
+		"admin@localhost":           "admin@localhost",
+		"a.b+tag@sub.example.org":   "a.b+tag@sub.example.org",
 	}
 	for in, want := range ok {
 		if got, err := NormalizeEmail(in); err != nil || got != want {
@@ -25,6 +25,9 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+// padded surrounds s with the whitespace that users paste along with an address.
+func padded(s string) string { return "\t " + s + " \n" }
 
 func TestValidRoles(t *testing.T) {
 	got, err := ValidRoles([]string{"support", "admin", "support"})
