@@ -14,6 +14,9 @@ import (
 
 // Me returns the caller's account.
 func (s *Service) Me(ctx context.Context, p Principal) (users.User, error) {
+	if p.User != nil {
+		return *p.User, nil
+	}
 	u, err := s.users.Get(ctx, p.UserID)
 	if errors.Is(err, users.ErrNotFound) {
 		return users.User{}, ErrUnauthenticated

@@ -60,6 +60,9 @@ type Principal struct {
 	Roles   []string
 	Session session.Session
 	Method  string // MethodCookie or MethodBearer
+	// User is the account as read while authenticating (cookie requests), so handlers that
+	// answer with it do not read it again; nil for bearer requests, which read no user.
+	User *users.User
 }
 
 // Authentication methods.

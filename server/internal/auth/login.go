@@ -172,7 +172,7 @@ func (s *Service) AuthenticateCookie(ctx context.Context, tok string) (Principal
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{UserID: u.ID, Roles: u.Roles, Session: sess, Method: MethodCookie}, nil
+	return Principal{UserID: u.ID, Roles: u.Roles, Session: sess, Method: MethodCookie, User: &u}, nil
 }
 
 // AuthenticateBearer resolves an access token to its principal: the signature and claims

@@ -104,21 +104,34 @@ func (s *UserStore) GetByEmail(ctx context.Context, email string) (users.User, e
 	return s.getWhere(ctx, "email = ?", email)
 }
 
+// userWithRole is one row of the users ⟕ user_roles join: the account repeated per role.
+type userWithRole struct {
+	User userRow `gorm:"embedded"`
+	Role *string
+}
+
+// getWhere loads an account and its roles in one round trip (a join, one row per role): this
+// read sits on every cookie-authenticated request, so it is kept to a single query.
 func (s *UserStore) getWhere(ctx context.Context, where string, arg any) (users.User, error) {
-	var row userRow
-	db := s.db.WithContext(ctx)
-	err := db.Where(where, arg).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return users.User{}, users.ErrNotFound
-	}
+	var rows []userWithRole
+	err := s.db.WithContext(ctx).Table("users").
+		Select("users.*, user_roles.role AS role").
+		Joins("LEFT JOIN user_roles ON user_roles.user_id = users.id").
+		Where("users."+where, arg).Order("user_roles.role").
+		Scan(&rows).Error
 	if err != nil {
 		return users.User{}, fmt.Errorf("load user: %w", err)
 	}
-	roles, err := s.roles(db, []string{row.ID})
-	if err != nil {
-		return users.User{}, err
+	if len(rows) == 0 {
+		return users.User{}, users.ErrNotFound
 	}
-	return row.user(roles[row.ID]), nil
+	var roles []string
+	for _, r := range rows {
+		if r.Role != nil {
+			roles = append(roles, *r.Role)
+		}
+	}
+	return rows[0].User.user(roles), nil
 }
 
 func (s *UserStore) roles(db *gorm.DB, ids []string) (map[string][]string, error) {
