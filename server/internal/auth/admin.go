@@ -137,13 +137,10 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, req ap
 			return users.User{}, fmt.Errorf("revoke sessions: %w", err)
 		}
 	}
-	switch {
-	case rolesChanged:
+	if rolesChanged {
 		err = s.record(ctx, api.EventUserRolesChanged, api.OutcomeSuccess, p.UserID, u.ID, meta, map[string]any{"from": before.Roles, "to": u.Roles})
-	case statusChanged:
-		err = s.record(ctx, api.EventUserStatusChanged, api.OutcomeSuccess, p.UserID, u.ID, meta, map[string]any{"from": before.Status, "to": u.Status})
 	}
-	if err == nil && rolesChanged && statusChanged {
+	if err == nil && statusChanged {
 		err = s.record(ctx, api.EventUserStatusChanged, api.OutcomeSuccess, p.UserID, u.ID, meta, map[string]any{"from": before.Status, "to": u.Status})
 	}
 	if err == nil && before.DisplayName != u.DisplayName {
