@@ -7,6 +7,8 @@ func Models() []any {
 	return []any{
 		&keyringKDFRow{},
 		&keyringKeyRow{},
+		&mfaRecoveryCodeRow{},
+		&mfaTOTPRow{},
 		&sessionRow{},
 		&refreshTokenRow{},
 		&signingKeyRow{},
