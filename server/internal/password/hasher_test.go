@@ -387,11 +387,7 @@ func TestVerifyDummyDoesVerifyWork_SEC04(t *testing.T) {
 
 // SEC-04: timing sanity check on top of the computation count. Interleaved
 // runs share the machine's noise; the factor is loose on purpose.
-// SEC-04
 func TestVerifyDummyTiming_SEC04(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
-	}
 	h := newHasherT(t, DefaultParams(), 1)
 	phc := hashT(t, h, "the user's real password")
 	ctx := context.Background()
