@@ -113,7 +113,7 @@ type Metrics struct {
 // Admin configures the bootstrap administrator.
 type Admin struct {
 	Email    string `env:"GATEHOUSE_ADMIN_EMAIL" yaml:"email" doc:"Bootstrap administrator created on first start when no admin exists."`
-	Password string `env:"GATEHOUSE_ADMIN_PASSWORD" yaml:"password" secret:"true" doc:"Bootstrap administrator's password. Empty: a random one is printed once. Production refuses well-known defaults."`
+	Password string `env:"GATEHOUSE_ADMIN_PASSWORD" yaml:"password" secret:"true" doc:"Bootstrap administrator's password. Empty: a random one is printed once on the terminal (not in production, which requires it and refuses well-known defaults)."`
 }
 
 // Default returns the built-in defaults (development).

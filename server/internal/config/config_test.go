@@ -130,6 +130,7 @@ func TestSEC53ProductionRefusesInsecureSettings(t *testing.T) {
 		{"debug logging", append(secure, "GATEHOUSE_LOG_LEVEL=debug"), "debug logging"},
 		{"benchmark endpoints", append(secure, "GATEHOUSE_BENCH_ENDPOINTS=true"), "benchmark endpoints"},
 		{"default admin password", append(secure, "GATEHOUSE_ADMIN_EMAIL=a@example.com", "GATEHOUSE_ADMIN_PASSWORD=changeme"), "admin password"},
+		{"bootstrap admin without a password", append(secure, "GATEHOUSE_ADMIN_EMAIL=a@example.com"), "needs GATEHOUSE_ADMIN_PASSWORD"},
 		{"default admin password, any case", append(secure, "GATEHOUSE_ADMIN_EMAIL=a@example.com", "GATEHOUSE_ADMIN_PASSWORD=Password123"), "admin password"},
 	}
 	for _, tc := range cases {

@@ -218,6 +218,10 @@ func (c *Config) productionProblems() []string {
 	if c.HTTP.BenchEndpoints {
 		p = append(p, "production: benchmark endpoints are not allowed (GATEHOUSE_BENCH_ENDPOINTS)")
 	}
+	if c.Admin.Email != "" && c.Admin.Password == "" {
+		// A generated password would be printed to standard output, i.e. into container logs.
+		p = append(p, "production: GATEHOUSE_ADMIN_EMAIL needs GATEHOUSE_ADMIN_PASSWORD (or create the admin with `gatehouse admin create`)")
+	}
 	if c.Admin.Password != "" && (len(c.Admin.Password) < 12 || slices.Contains(wellKnownPasswords, strings.ToLower(c.Admin.Password))) {
 		p = append(p, "production: the bootstrap admin password is a well-known default or too short")
 	}
