@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"gatehouse/server/internal/clocktest"
 	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/events/eventstest"
 	"gatehouse/shared/api"
@@ -28,28 +28,17 @@ func TestFakeStoreContract(t *testing.T) {
 	eventstest.ExerciseStore(t, func(*testing.T) events.Store { return &fakeStore{} })
 }
 
-// clock is a settable clock with nanoseconds, to show that Record truncates them.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
 type fixture struct {
 	store *fakeStore
 	rec   *events.Recorder
 	reg   *prometheus.Registry
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newFixture(t *testing.T, o events.Options) fixture {
 	t.Helper()
-	c := &clock{t: time.Date(2025, 6, 1, 12, 30, 45, 123456789, time.FixedZone("CEST", 2*3600))}
+	// Nanoseconds and a zone, to show that Record truncates and converts them.
+	c := clocktest.New(time.Date(2025, 6, 1, 12, 30, 45, 123456789, time.FixedZone("CEST", 2*3600)))
 	if o.Now == nil {
 		o.Now = c.Now
 	}
@@ -431,9 +420,7 @@ func TestListRefusesInvalidFilters(t *testing.T) {
 func TestListReturnsNewestFirst(t *testing.T) {
 	f := newFixture(t, events.Options{})
 	for i := range 5 {
-		f.clock.mu.Lock()
-		f.clock.t = f.clock.t.Add(time.Duration(i) * time.Second)
-		f.clock.mu.Unlock()
+		f.clock.Advance(time.Duration(i) * time.Second)
 		if err := f.rec.Record(context.Background(), events.Event{Type: api.EventTokenIssued, Outcome: api.OutcomeSuccess, SubjectUserID: alice}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,28 +14,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse/server/internal/testenv"
+
+	"gatehouse/server/internal/clocktest"
 )
 
-// fakeClock is the injected clock of the in-memory backends.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is the injected clock of the in-memory backends.
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // miniredisClock runs a miniredis whose clock the test moves: SetTime for the

@@ -8,12 +8,12 @@ import (
 	"encoding/base64"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"gatehouse/server/internal/clocktest"
 	"gatehouse/server/internal/token"
 	"gatehouse/server/internal/token/tokentest"
 )
@@ -26,31 +26,7 @@ const (
 // t0 is the tests' starting time: whole seconds, since iat/exp are.
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func newClock() *clocktest.Clock { return clocktest.New(t0) }
 
 // fixture is a manager whose first signing key the test knows, so it can forge tokens that
 // differ from genuine ones in exactly one respect.
@@ -58,7 +34,7 @@ type fixture struct {
 	m     *token.Manager
 	store *tokentest.MemoryKeyStore
 	enc   *tokentest.Encrypter
-	clock *clock
+	clock *clocktest.Clock
 	priv  ed25519.PrivateKey
 	kid   string
 }

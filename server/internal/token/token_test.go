@@ -32,7 +32,7 @@ func TestMemoryKeyStoreConformance(t *testing.T) {
 func TestIssueVerifyRoundTrip(t *testing.T) {
 	f := newFixture(t)
 	in := token.Claims{Subject: "user-42", SessionID: "session-7", AAL: "aal2", Roles: []string{"admin", "user"}, ID: "jti-1"}
-	f.clock.Add(1500 * time.Millisecond) // iat/exp are whole seconds; Issue must not pretend otherwise
+	f.clock.Advance(1500 * time.Millisecond) // iat/exp are whole seconds; Issue must not pretend otherwise
 	tok, exp, err := f.m.Issue(in)
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
@@ -296,11 +296,11 @@ func TestVerifyLeewaySEC15(t *testing.T) {
 	f := newFixture(t)
 	tok := f.issue(t, f.m)
 
-	f.clock.Add(token.DefaultAccessTTL + 29*time.Second)
+	f.clock.Advance(token.DefaultAccessTTL + 29*time.Second)
 	if _, err := f.m.Verify(tok); err != nil {
 		t.Fatalf("expired 29 s ago, within leeway: %v", err)
 	}
-	f.clock.Add(2 * time.Second)
+	f.clock.Advance(2 * time.Second)
 	if _, err := f.m.Verify(tok); !errors.Is(err, token.ErrExpired) {
 		t.Fatalf("expired 31 s ago: err = %v, want ErrExpired", err)
 	}
@@ -374,7 +374,7 @@ func TestRotationOverlap(t *testing.T) {
 	lagging := f.open(t, token.Options{}) // a replica that will not hear of the rotation in time
 	old := f.issue(t, f.m)
 
-	f.clock.Add(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	retiredAt := f.clock.Now()
 	kid2, err := f.m.Rotate(ctx)
 	if err != nil {
@@ -392,7 +392,7 @@ func TestRotationOverlap(t *testing.T) {
 		t.Fatalf("a token of the new key: %v", err)
 	}
 	// The lagging replica still signs with the retired key: its tokens verify here...
-	f.clock.Add(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	late := f.issue(t, lagging)
 	if _, err := f.m.Verify(late); err != nil {
 		t.Fatalf("a token of the retired key from a lagging replica: %v", err)

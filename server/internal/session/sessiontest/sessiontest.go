@@ -20,6 +20,8 @@ import (
 	"github.com/google/uuid"
 
 	"gatehouse/server/internal/session"
+
+	"gatehouse/server/internal/clocktest"
 )
 
 // Harness is one empty store and what the suite needs around it.
@@ -33,28 +35,11 @@ type Harness struct {
 	Stored func(t *testing.T, sid string) (tokenHash string, refreshHashes []string)
 }
 
-// Clock is a settable clock for Options.Now.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the settable clock injected as Options.Now.
+type Clock = clocktest.Clock
 
 // NewClock starts at a fixed instant.
-func NewClock() *Clock { return &Clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock() *Clock { return clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // countingStore counts touches, to prove the throttle (SEC-13).
 type countingStore struct {

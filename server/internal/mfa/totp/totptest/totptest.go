@@ -18,6 +18,8 @@ import (
 	"github.com/pquerna/otp"
 
 	"gatehouse/server/internal/mfa/totp"
+
+	"gatehouse/server/internal/clocktest"
 )
 
 // Harness is one empty store and what the suite needs around it.
@@ -32,28 +34,11 @@ type Harness struct {
 	Encrypter totp.Encrypter
 }
 
-// Clock is a settable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the settable clock injected as Options.Now.
+type Clock = clocktest.Clock
 
 // NewClock starts at a fixed instant.
-func NewClock() *Clock { return &Clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock() *Clock { return clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // FakeEncrypter is a reversible stand-in for the keyring: not secret, but never the plaintext.
 type FakeEncrypter struct{}
