@@ -185,8 +185,14 @@ func TestVerifyRefusesSEC15(t *testing.T) {
 	alt := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", last) | 1
 	nonCanonical := gh + "." + gp + "." + gs[:len(gs)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[alt])
 
+	// Change one signature character to another valid base64url character (a bit flip could
+	// produce '.' or a backslash from '-' or '_', which is a malformed token, not a bad signature).
 	flipped := []byte(gs)
-	flipped[10] ^= 'A' ^ 'B'
+	if flipped[10] == 'A' {
+		flipped[10] = 'B'
+	} else {
+		flipped[10] = 'A'
+	}
 	tamperedPayload := gh + "." + base64.RawURLEncoding.EncodeToString(mustJSON(t, with(claims, "sub", "admin"))) + "." + gs
 
 	cases := []struct {
