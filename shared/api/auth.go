@@ -25,6 +25,11 @@ type LoginResponse struct {
 	Status    string `json:"status"`
 	User      *User  `json:"user,omitempty"`
 	CSRFToken string `json:"csrf_token"`
+	// Factors lists the account's second factors when Status is mfa_required; the pending
+	// login travels in its own httpOnly cookie and reaches only the MFA endpoints.
+	Factors []string `json:"factors,omitempty"`
+	// ExpiresIn is how many seconds the pending login lives (mfa_required only).
+	ExpiresIn int `json:"expires_in,omitempty"`
 }
 
 // RegisterRequest is the body of POST /api/v1/auth/register.
@@ -43,6 +48,8 @@ type CSRFResponse struct {
 const (
 	GrantPassword     = "password"
 	GrantRefreshToken = "refresh_token"
+	// GrantMFA finishes a password grant that answered mfa_required: mfa_token, factor, code.
+	GrantMFA = "mfa"
 )
 
 // TokenRequest is the body of POST /api/v1/auth/token (JSON).
@@ -51,6 +58,9 @@ type TokenRequest struct {
 	Email        string `json:"email,omitempty"`
 	Password     string `json:"password,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	MFAToken     string `json:"mfa_token,omitempty"`
+	Factor       string `json:"factor,omitempty"`
+	Code         string `json:"code,omitempty"`
 }
 
 // TokenResponse carries a new access token and the rotated refresh token.

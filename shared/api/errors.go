@@ -11,26 +11,31 @@ type Code string
 
 // Stable error codes. The HTTP status each one travels with is fixed by Status.
 const (
-	CodeInvalidRequest       Code = "invalid_request"        // 400: the request is well-formed JSON but its content is invalid
-	CodeMalformedJSON        Code = "malformed_json"         // 400: the body is not valid JSON (or has trailing data)
-	CodeUnknownField         Code = "unknown_field"          // 400: the body names a field the endpoint does not accept
-	CodeInvalidFieldType     Code = "invalid_field_type"     // 400: a field has the wrong JSON type
-	CodeUnauthorized         Code = "unauthorized"           // 401: no valid credentials
-	CodeInvalidCredentials   Code = "invalid_credentials"    //nolint:gosec // an error code, not a credential. 401: wrong email or password (also unknown, locked, disabled: SEC-04)
-	CodeInvalidGrant         Code = "invalid_grant"          // 400: refresh token unknown, spent, expired or revoked
-	CodeCSRFFailed           Code = "csrf_failed"            // 403: cookie-authenticated unsafe request without the session's X-CSRF-Token
-	CodeMFARequired          Code = "mfa_required"           // 401: a second factor is needed to finish signing in
-	CodeForbidden            Code = "forbidden"              // 403: authenticated, but not allowed
-	CodeStepUpRequired       Code = "step_up_required"       // 403: the action needs a higher assurance level (aal2)
-	CodeNotFound             Code = "not_found"              // 404
-	CodeMethodNotAllowed     Code = "method_not_allowed"     // 405
-	CodeConflict             Code = "conflict"               // 409
-	CodePayloadTooLarge      Code = "payload_too_large"      // 413
-	CodeUnsupportedMediaType Code = "unsupported_media_type" // 415
-	CodeRateLimited          Code = "rate_limited"           // 429, with Retry-After
-	CodeInternal             Code = "internal"               // 500: details are logged with the request ID, never returned
-	CodeBadGateway           Code = "bad_gateway"            // 502: an upstream (secret backend, provider) answered badly
-	CodeUnavailable          Code = "unavailable"            // 503: a dependency is down
+	CodeInvalidRequest       Code = "invalid_request"         // 400: the request is well-formed JSON but its content is invalid
+	CodeMalformedJSON        Code = "malformed_json"          // 400: the body is not valid JSON (or has trailing data)
+	CodeUnknownField         Code = "unknown_field"           // 400: the body names a field the endpoint does not accept
+	CodeInvalidFieldType     Code = "invalid_field_type"      // 400: a field has the wrong JSON type
+	CodeUnauthorized         Code = "unauthorized"            // 401: no valid credentials
+	CodeInvalidCredentials   Code = "invalid_credentials"     //nolint:gosec // an error code, not a credential. 401: wrong email or password (also unknown, locked, disabled: SEC-04)
+	CodeInvalidGrant         Code = "invalid_grant"           // 400: refresh token unknown, spent, expired or revoked
+	CodeCSRFFailed           Code = "csrf_failed"             // 403: cookie-authenticated unsafe request without the session's X-CSRF-Token
+	CodeMFARequired          Code = "mfa_required"            // 401: a second factor is needed to finish signing in
+	CodeForbidden            Code = "forbidden"               // 403: authenticated, but not allowed
+	CodeMFAInvalidCode       Code = "mfa_invalid_code"        // 400: the second-factor code is wrong, expired or used
+	CodeMFAUnavailable       Code = "mfa_factor_unavailable"  // 400: that factor is not enrolled (or not offered) for the account
+	CodeMFALoginExpired      Code = "mfa_login_expired"       // 401: the pending login (cookie or mfa_token) is unknown, expired, spent or dead: sign in again
+	CodeMFAEnrollment        Code = "mfa_enrollment_required" // 403: the role requires a second factor and the grace period is over: enroll one
+	CodeDeliveryFailed       Code = "delivery_failed"         // 502: the SMS or mail provider did not accept the message
+	CodeStepUpRequired       Code = "step_up_required"        // 403: the action needs a higher assurance level (aal2)
+	CodeNotFound             Code = "not_found"               // 404
+	CodeMethodNotAllowed     Code = "method_not_allowed"      // 405
+	CodeConflict             Code = "conflict"                // 409
+	CodePayloadTooLarge      Code = "payload_too_large"       // 413
+	CodeUnsupportedMediaType Code = "unsupported_media_type"  // 415
+	CodeRateLimited          Code = "rate_limited"            // 429, with Retry-After
+	CodeInternal             Code = "internal"                // 500: details are logged with the request ID, never returned
+	CodeBadGateway           Code = "bad_gateway"             // 502: an upstream (secret backend, provider) answered badly
+	CodeUnavailable          Code = "unavailable"             // 503: a dependency is down
 )
 
 var statusByCode = map[Code]int{
@@ -44,6 +49,11 @@ var statusByCode = map[Code]int{
 	CodeCSRFFailed:           403,
 	CodeMFARequired:          401,
 	CodeForbidden:            403,
+	CodeMFAInvalidCode:       400,
+	CodeMFAUnavailable:       400,
+	CodeMFALoginExpired:      401,
+	CodeMFAEnrollment:        403,
+	CodeDeliveryFailed:       502,
 	CodeStepUpRequired:       403,
 	CodeNotFound:             404,
 	CodeMethodNotAllowed:     405,

@@ -20,6 +20,19 @@ const (
 	EventUserRolesChanged   = "user.roles_changed"
 	EventUserStatusChanged  = "user.status_changed"
 	EventUserRegistered     = "user.registered"
+
+	// Second factors (SEC-27).
+	EventMFARequired        = "mfa.required"         // a password login now waits for its second factor
+	EventMFAChallengeSent   = "mfa.challenge_sent"   // an SMS or email code was sent (failure: delivery failed)
+	EventMFAVerified        = "mfa.verified"         // a second factor was accepted (login, step-up)
+	EventMFAFailed          = "mfa.failed"           // a second factor was refused (wrong, replayed, expired, throttled)
+	EventMFAStepUp          = "mfa.step_up"          // a session was raised to aal2
+	EventMFAFactorAdded     = "mfa.factor_added"     // a factor was enrolled (or enrollment failed)
+	EventMFAFactorRemoved   = "mfa.factor_removed"   // a factor was removed
+	EventMFARecoveryRenewed = "mfa.recovery_renewed" // a new set of recovery codes replaced the old
+	EventMFAReset           = "mfa.reset"            // support or an admin removed every factor of a user
+	EventDeviceTrusted      = "device.trusted"       // a browser was remembered after a second factor
+	EventDeviceRevoked      = "device.revoked"       // trust in one or all devices was ended
 )
 
 // EventTypes lists every security event type defined here, for documentation, filters in the
@@ -30,6 +43,9 @@ func EventTypes() []string {
 		EventPasswordChanged, EventSessionRevoked, EventTokenIssued, EventTokenRefreshed,
 		EventTokenRefreshReused, EventUserCreated, EventUserUpdated, EventUserRolesChanged,
 		EventUserStatusChanged, EventUserRegistered,
+		EventMFARequired, EventMFAChallengeSent, EventMFAVerified, EventMFAFailed, EventMFAStepUp,
+		EventMFAFactorAdded, EventMFAFactorRemoved, EventMFARecoveryRenewed, EventMFAReset,
+		EventDeviceTrusted, EventDeviceRevoked,
 	}
 }
 

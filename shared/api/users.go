@@ -28,6 +28,8 @@ type User struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	LastLoginAt   *time.Time `json:"last_login_at,omitempty"`
+	// MFA is the account's second-factor state; only GET /api/v1/admin/users/{id} fills it.
+	MFA *MFAStatus `json:"mfa,omitempty"`
 }
 
 // UserList is one page of GET /api/v1/admin/users.

@@ -57,34 +57,35 @@ func (a *App) wireAccounts(ctx context.Context) error {
 	if err := a.Events.Register(a.Registry); err != nil {
 		return fmt.Errorf("event metrics: %w", err)
 	}
-	throttle, err := newThrottle(a)
+	throttle, limiter, err := newThrottle(a)
 	if err != nil {
 		return err
 	}
+	mfa, err := a.wireMFA(limiter)
+	if err != nil {
+		return err
+	}
+	a.MFA = mfa.mfa
 	a.Auth = auth.New(auth.Deps{
 		Users: a.DB.Users(), Hasher: hasher, Policy: password.Validate, Sessions: a.Sessions, Tokens: a.Tokens,
-		Throttle: throttle, Events: a.Events, NewID: uuid.NewString,
+		Throttle: throttle, Events: a.Events, NewID: uuid.NewString, MFA: mfa.mfa,
 	}, auth.Options{AllowRegistration: cfg.Registration()})
 	return a.bootstrapAdmin(ctx)
 }
 
 // newThrottle keeps login throttling in Redis when configured, so replicas share counts
-// (SEC-05); otherwise in process memory.
-func newThrottle(a *App) (*auth.Throttle, error) {
+// (SEC-05); otherwise in process memory. It returns the limiter too, for the MFA throttle.
+func newThrottle(a *App) (*auth.Throttle, ratelimit.Limiter, error) {
 	perIP := ratelimit.Limit{Rate: a.Config.Auth.LoginPerIPPerMin, Period: time.Minute, Burst: min(10, a.Config.Auth.LoginPerIPPerMin)}
-	policy := ratelimit.DefaultLockoutPolicy()
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(100_000)
 	if a.Redis != nil {
-		lo, err := ratelimit.NewRedisLockout(a.Redis, "gatehouse:", policy)
-		if err != nil {
-			return nil, fmt.Errorf("lockout: %w", err)
-		}
-		return auth.NewThrottle(ratelimit.NewRedis(a.Redis, "gatehouse:rl:"), lo, perIP), nil
+		limiter = ratelimit.NewRedis(a.Redis, "gatehouse:rl:")
 	}
-	lo, err := ratelimit.NewMemoryLockout(100_000, policy)
+	lo, err := a.newLockout("gatehouse:")
 	if err != nil {
-		return nil, fmt.Errorf("lockout: %w", err)
+		return nil, nil, err
 	}
-	return auth.NewThrottle(ratelimit.NewMemory(100_000), lo, perIP), nil
+	return auth.NewThrottle(limiter, lo, perIP), limiter, nil
 }
 
 // bootstrapAdmin creates the first administrator: the configured one in any environment, or

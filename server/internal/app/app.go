@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,7 @@ type App struct {
 	Sessions *session.Manager
 	Events   *events.Recorder
 	Auth     *auth.Service
+	MFA      *auth.MFA // nil when no factor is offered
 	// Console receives what is shown to the operator once and never logged (the generated
 	// bootstrap admin password). Nil discards it.
 	Console io.Writer
@@ -166,12 +168,15 @@ func (a *App) wire(ctx context.Context) error {
 		Registry:        reg,
 		ReadinessChecks: checks,
 		Version:         buildinfo.Get(),
-		ErrorKinds:      errorKinds,
+		ErrorKinds:      append(slices.Clone(errorKinds), mfaErrorKinds...),
 		Accounts:        a.Auth,
 		CookieSecure:    cfg.CookieSecure(),
 		JWKS:            a.Tokens.JWKS,
 		Pool:            a.Pool,
 		BenchJWT:        benchJWT,
+		MFA:             a.mfaRoutes(),
+		CodeTTL:         cfg.MFA.CodeTTL,
+		DeviceTTL:       cfg.MFA.DeviceTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

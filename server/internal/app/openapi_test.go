@@ -322,7 +322,8 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, dialect string) {
 		// Every request comes from 127.0.0.1: lift the per-IP rate so only the lockout (per
 		// account and IP) throttles, where the scenario asks for it.
-		env := testenv.New(t, dialect, testenv.WithConfig(func(c *config.Config) { c.Auth.LoginPerIPPerMin = 60_000 }))
+		m := newMFAEnv(t, dialect, testenv.WithConfig(func(c *config.Config) { c.Auth.LoginPerIPPerMin = 60_000 }))
+		env := m.Env
 		sc := newSpecChecker(t, doc)
 		ctx := context.Background()
 		bad := offSpec(ctx)
@@ -604,6 +605,8 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		want(err, api.CodeForbidden)
 		checkPoolStream(t, doc, sc, env.URL, admTok.AccessToken)
 
+		mfaScenario(t, m, sc, adc)
+
 		// Signing out.
 		ok(adc.Logout(ctx))
 		ok(adm.Logout(ctx))
@@ -669,4 +672,127 @@ func checkPoolStream(t *testing.T, doc *openapi3.T, sc *specChecker, base, acces
 		return
 	}
 	t.Fatalf("pool stream ended without an event: %v", lines.Err())
+}
+
+// mfaScenario drives every second-factor route to a success (and some refusals) through the
+// spec checker.
+func mfaScenario(t *testing.T, m *mfaEnv, sc *specChecker, adc *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("mfa scenario: %v", err)
+		}
+	}
+	const email, pw, phone = "mfa-user@example.com", "second-factor-fan-2026", "+14155550142"
+	u := m.CreateUser(t, email, pw)
+	mu := sc.client(t, m.URL)
+	_, err := mu.Login(ctx, email, pw)
+	must(err)
+	_, err = mu.MyMFA(ctx)
+	must(err)
+	en, err := mu.EnrollTOTP(ctx)
+	must(err)
+	a := &authenticator{secret: en.Secret}
+	if err := mu.ConfirmTOTP(ctx, "12"); client.ErrorCode(err) != api.CodeMFAInvalidCode {
+		t.Errorf("bad confirmation: %v", err)
+	}
+	must(mu.ConfirmTOTP(ctx, a.code(t)))
+	if _, err := mu.EnrollSMS(ctx, phone); client.ErrorCode(err) != api.CodeStepUpRequired {
+		t.Errorf("second factor at aal1: %v", err)
+	}
+	_, err = mu.StepUp(ctx, api.FactorTOTP, a.code(t))
+	must(err)
+	_, err = mu.EnrollSMS(ctx, phone)
+	must(err)
+	must(mu.ConfirmFactor(ctx, api.FactorSMS, m.smsCode(t, phone)))
+	mails := len(m.mail.Messages())
+	_, err = mu.EnrollEmail(ctx, "")
+	must(err)
+	must(mu.ConfirmFactor(ctx, api.FactorEmail, m.mailCode(t, mails)))
+	_, err = mu.StepUpChallenge(ctx, api.FactorSMS)
+	must(err)
+	_, err = mu.RegenerateRecoveryCodes(ctx)
+	must(err)
+
+	// Logins with the second step, remembering the browser twice.
+	remember := func() *client.Client {
+		c := sc.client(t, m.URL)
+		res, err := c.Login(ctx, email, pw)
+		must(err)
+		if res.Status != api.LoginMFARequired {
+			t.Fatalf("login status %q", res.Status)
+		}
+		n := len(m.mail.Messages())
+		_, err = c.MFAChallenge(ctx, api.FactorEmail, "")
+		must(err)
+		if _, err := c.MFAChallenge(ctx, api.FactorEmail, ""); client.ErrorCode(err) != api.CodeRateLimited {
+			t.Errorf("resend inside the cooldown: %v", err)
+		}
+		if _, err := c.MFAVerify(ctx, api.MFAVerifyRequest{Factor: api.FactorTOTP, Code: "000000"}); client.ErrorCode(err) != api.CodeMFAInvalidCode {
+			t.Errorf("wrong code: %v", err)
+		}
+		_, err = c.MFAVerify(ctx, api.MFAVerifyRequest{Factor: api.FactorEmail, Code: m.mailCode(t, n), RememberDevice: true})
+		must(err)
+		return c
+	}
+	c1 := remember()
+	devices, err := c1.MyDevices(ctx)
+	must(err)
+	if len(devices) != 1 {
+		t.Fatalf("devices %+v", devices)
+	}
+	must(c1.RevokeMyDevice(ctx, devices[0].ID))
+	if err := c1.RevokeMyDevice(ctx, devices[0].ID); client.ErrorCode(err) != api.CodeNotFound {
+		t.Errorf("revoke twice: %v", err)
+	}
+	remember()
+	list, err := adc.UserDevices(ctx, u.ID)
+	must(err)
+	if len(list) != 1 {
+		t.Fatalf("admin sees devices %+v", list)
+	}
+	must(adc.RevokeUserDevice(ctx, u.ID, list[0].ID))
+	must(adc.RevokeUserDevices(ctx, u.ID))
+
+	// Token grant with the second factor.
+	tc := sc.client(t, m.URL)
+	_, err = tc.TokenWithPassword(ctx, email, pw)
+	req, isMFA := client.AsMFARequired(err)
+	if !isMFA {
+		t.Fatalf("password grant: %v", err)
+	}
+	_, err = tc.TokenWithMFA(ctx, req.MFAToken, api.FactorTOTP, a.code(t))
+	must(err)
+	if _, err := tc.TokenWithMFA(ctx, req.MFAToken, api.FactorTOTP, "123456"); client.ErrorCode(err) != api.CodeMFALoginExpired {
+		t.Errorf("spent mfa_token: %v", err)
+	}
+
+	for _, f := range []string{api.FactorSMS, api.FactorEmail, api.FactorTOTP} {
+		must(mu.RemoveFactor(ctx, f))
+	}
+	if err := mu.RemoveFactor(ctx, api.FactorTOTP); client.ErrorCode(err) != api.CodeMFAUnavailable {
+		t.Errorf("remove twice: %v", err)
+	}
+
+	// Support resets a user at aal2.
+	const helpEmail, helpPass = "help2@example.com", "support-desk-passphrase-2"
+	m.CreateUser(t, helpEmail, helpPass, api.RoleSupport)
+	hc := sc.client(t, m.URL)
+	_, err = hc.Login(ctx, helpEmail, helpPass)
+	must(err)
+	hen, err := hc.EnrollTOTP(ctx)
+	must(err)
+	ha := &authenticator{secret: hen.Secret}
+	must(hc.ConfirmTOTP(ctx, ha.code(t)))
+	if err := hc.ResetMFA(ctx, u.ID, "lost phone"); client.ErrorCode(err) != api.CodeStepUpRequired {
+		t.Errorf("reset at aal1: %v", err)
+	}
+	_, err = hc.StepUp(ctx, api.FactorTOTP, ha.code(t))
+	must(err)
+	if err := hc.ResetMFA(ctx, u.ID, ""); client.ErrorCode(err) != api.CodeInvalidRequest {
+		t.Errorf("reset without a reason: %v", err)
+	}
+	must(hc.ResetMFA(ctx, u.ID, "lost phone, checked by call-back"))
 }

@@ -79,7 +79,17 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, req api.Chang
 	if err != nil {
 		return fmt.Errorf("revoke other sessions: %w", err)
 	}
-	return s.record(ctx, api.EventPasswordChanged, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"sessions_revoked": n})
+	// SEC-07: a remembered device must not skip the second factor for whoever learns the
+	// new password.
+	devices, err := s.revokeAllDevices(ctx, u.ID, u.ID, "password_changed", meta)
+	if err != nil {
+		return err
+	}
+	if err := s.record(ctx, api.EventPasswordChanged, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"sessions_revoked": n, "devices_revoked": devices}); err != nil {
+		return err
+	}
+	s.notify(ctx, u, Notice{Kind: NoticePasswordChanged, IP: meta.IP})
+	return nil
 }
 
 // setPassword checks the policy, hashes and stores.

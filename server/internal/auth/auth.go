@@ -89,6 +89,7 @@ type Sessions interface {
 	ListForUser(ctx context.Context, userID string, includeRevoked bool) ([]session.Session, error)
 	Refresh(ctx context.Context, refreshToken string) (session.Session, string, error)
 	RevokeRefresh(ctx context.Context, refreshToken string) (session.Session, error)
+	Rotate(ctx context.Context, sid, newAAL string) (session.Session, string, error)
 }
 
 // Tokens issues and verifies access tokens (internal/token).
@@ -123,6 +124,7 @@ type Service struct {
 	events   Events
 	opts     Options
 	newID    func() string
+	mfa      *MFA
 }
 
 // Deps are the service's collaborators.
@@ -135,6 +137,8 @@ type Deps struct {
 	Throttle *Throttle
 	Events   Events
 	NewID    func() string
+	// MFA is the second-factor capability; nil turns it off.
+	MFA *MFA
 }
 
 // New builds the service.
@@ -143,7 +147,7 @@ func New(d Deps, o Options) *Service {
 		o.Now = time.Now
 	}
 	return &Service{users: d.Users, hasher: d.Hasher, policy: d.Policy, sessions: d.Sessions, tokens: d.Tokens,
-		throttle: d.Throttle, events: d.Events, opts: o, newID: d.NewID}
+		throttle: d.Throttle, events: d.Events, opts: o, newID: d.NewID, mfa: d.MFA}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }

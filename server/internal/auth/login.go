@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"gatehouse/server/internal/mfa/pending"
 	"gatehouse/server/internal/session"
 	"gatehouse/server/internal/token"
 	"gatehouse/server/internal/users"
@@ -20,6 +21,8 @@ type CookieLogin struct {
 	User    users.User
 	Session session.Session
 	Token   string
+	// Pending is set instead of a session when the login waits for a second factor.
+	Pending *PendingCookieLogin
 }
 
 // TokenPair answers the token endpoint.
@@ -31,8 +34,10 @@ type TokenPair struct {
 }
 
 // Login checks a password and opens a cookie session. A session the browser already had
-// (previousToken) is revoked, so a pre-login cookie never survives login (SEC-10).
-func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken string, meta Meta) (CookieLogin, error) {
+// (previousToken) is revoked, so a pre-login cookie never survives login (SEC-10). When the
+// user has a second factor and the browser is not one of their trusted devices
+// (deviceToken), no session is made: the login waits for the factor (SEC-23).
+func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken, deviceToken string, meta Meta) (CookieLogin, error) {
 	u, err := s.checkPassword(ctx, "login", req.Email, req.Password, meta)
 	if err != nil {
 		return CookieLogin{}, err
@@ -43,6 +48,17 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken
 				return CookieLogin{}, fmt.Errorf("revoke previous session: %w", err)
 			}
 		}
+	}
+	factors, err := s.needsSecondFactor(ctx, u, deviceToken, meta)
+	if err != nil {
+		return CookieLogin{}, err
+	}
+	if len(factors) > 0 {
+		l, tok, err := s.startPending(ctx, u, pending.KindCookie, factors, meta)
+		if err != nil {
+			return CookieLogin{}, err
+		}
+		return CookieLogin{User: u, Pending: &PendingCookieLogin{Token: tok, CSRFToken: l.CSRFToken, Factors: factors, ExpiresIn: s.mfa.Pending.TTL()}}, nil
 	}
 	sess, tok, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindCookie, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})
 	if err != nil {
@@ -59,6 +75,17 @@ func (s *Service) PasswordGrant(ctx context.Context, req api.TokenRequest, meta 
 	u, err := s.checkPassword(ctx, "token", req.Email, req.Password, meta)
 	if err != nil {
 		return TokenPair{}, err
+	}
+	factors, err := s.needsSecondFactor(ctx, u, "", meta)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if len(factors) > 0 {
+		_, tok, err := s.startPending(ctx, u, pending.KindToken, factors, meta)
+		if err != nil {
+			return TokenPair{}, err
+		}
+		return TokenPair{}, &MFARequiredError{Token: tok, Factors: factors, ExpiresIn: s.mfa.Pending.TTL()}
 	}
 	// For a token session, Create hands back the family's first refresh token.
 	sess, refresh, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindToken, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})

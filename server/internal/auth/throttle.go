@@ -45,6 +45,21 @@ func (t *Throttle) before(ctx context.Context, scope, account, ip string) error 
 	return nil
 }
 
+// allow spends one unit of the per-IP and the per-account rate for sending codes (SEC-21):
+// a client cannot make Gatehouse send an unbounded number of SMS or mails.
+func (t *Throttle) allow(ctx context.Context, scope, account, ip string) error {
+	for _, key := range []string{ratelimit.KeyIP(scope, ip), ratelimit.KeyAccount(scope, account)} {
+		res, err := t.limiter.Allow(ctx, key, t.perIP)
+		if err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+		if !res.Allowed {
+			return &ThrottledError{RetryAfter: res.RetryAfter}
+		}
+	}
+	return nil
+}
+
 func (t *Throttle) failed(ctx context.Context, account, ip string) (lockedNow bool, retry time.Duration, err error) {
 	lockedNow, retry, err = t.lockout.Failure(ctx, account, ip)
 	if err != nil {

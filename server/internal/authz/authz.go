@@ -23,12 +23,14 @@ const (
 	EventsRead     Permission = "events.read"       // security events
 	PoolRead       Permission = "pool.read"         // database pool statistics
 	TokensInspect  Permission = "tokens.introspect" // token introspection
+	DevicesRevoke  Permission = "devices.revoke"    // end trust in another user's devices
+	MFAReset       Permission = "mfa.reset"         // remove another user's second factors (SEC-26)
 )
 
 var table = map[string][]Permission{
-	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect},
+	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect, DevicesRevoke, MFAReset},
 	// Support helps people: find them, lock/unlock, revoke sessions. Never roles, never secrets.
-	api.RoleSupport: {UsersRead, UsersLock, SessionsRevoke},
+	api.RoleSupport: {UsersRead, UsersLock, SessionsRevoke, DevicesRevoke, MFAReset},
 	api.RoleUser:    {},
 }
 

@@ -34,6 +34,94 @@ type Config struct {
 	Admin    Admin    `yaml:"admin"`
 	Auth     Auth     `yaml:"auth"`
 	Password Password `yaml:"password"`
+	MFA      MFA      `yaml:"mfa"`
+	SMTP     SMTP     `yaml:"smtp"`
+	Twilio   Twilio   `yaml:"twilio"`
+}
+
+// MFA configures second factors (SEC-2x).
+type MFA struct {
+	Factors         []string      `env:"GATEHOUSE_MFA_FACTORS" yaml:"factors" doc:"Second factors offered: totp, sms, email, recovery_code. sms needs twilio.*, email needs smtp.*; an unconfigured transport leaves its factor off."`
+	Issuer          string        `env:"GATEHOUSE_MFA_ISSUER" yaml:"issuer" doc:"Issuer shown by authenticator apps for TOTP."`
+	RequiredRoles   []string      `env:"GATEHOUSE_MFA_REQUIRED_ROLES" yaml:"required_roles" doc:"Roles that must use a second factor: their admin routes need aal2 once the grace period is over."`
+	Grace           time.Duration `env:"GATEHOUSE_MFA_GRACE" yaml:"grace" doc:"After an account is created, how long a required role may work without a factor."`
+	PendingTTL      time.Duration `env:"GATEHOUSE_MFA_PENDING_TTL" yaml:"pending_ttl" doc:"How long a password-verified login waits for its second factor."`
+	CodeTTL         time.Duration `env:"GATEHOUSE_MFA_CODE_TTL" yaml:"code_ttl" doc:"Lifetime of an SMS or email code (at most 10m, SEC-21)."`
+	CodeCooldown    time.Duration `env:"GATEHOUSE_MFA_CODE_COOLDOWN" yaml:"code_cooldown" doc:"Wait before another SMS or email code may be sent for the same login."`
+	CodeMaxAttempts int           `env:"GATEHOUSE_MFA_CODE_MAX_ATTEMPTS" yaml:"code_max_attempts" doc:"Wrong entries a code or pending login survives (at most 5, SEC-21)."`
+	DeviceTTL       time.Duration `env:"GATEHOUSE_MFA_DEVICE_TTL" yaml:"device_ttl" doc:"How long a remembered (trusted) device skips the second factor."`
+}
+
+// SMTP configures outgoing mail: email codes, security notifications, email verification.
+type SMTP struct {
+	Host     string        `env:"GATEHOUSE_SMTP_HOST" yaml:"host" doc:"SMTP server. Empty: no mail (the email factor and notifications are off)."`
+	Port     int           `env:"GATEHOUSE_SMTP_PORT" yaml:"port" doc:"SMTP port (587 for STARTTLS, 465 for implicit TLS, 1025 for a local sink such as Mailpit)."`
+	TLS      string        `env:"GATEHOUSE_SMTP_TLS" yaml:"tls" doc:"none, starttls or tls. Production refuses none except to a loopback server."`
+	Username string        `env:"GATEHOUSE_SMTP_USERNAME" yaml:"username" doc:"SMTP AUTH user; empty for none."`
+	Password string        `env:"GATEHOUSE_SMTP_PASSWORD" yaml:"password" secret:"true" doc:"SMTP AUTH password."`
+	From     string        `env:"GATEHOUSE_SMTP_FROM" yaml:"from" doc:"Sender address, e.g. Gatehouse <no-reply@example.com>."`
+	Timeout  time.Duration `env:"GATEHOUSE_SMTP_TIMEOUT" yaml:"timeout" doc:"Bound on one delivery."`
+}
+
+// Secrets configures the secrets manager. Each cloud backend is in its own nested struct and
+// is configured when its required setting is set (aws.region, azure.vault_url, gcp.project).
+type Secrets struct {
+	AWS   SecretsAWS   `yaml:"aws"`
+	Azure SecretsAzure `yaml:"azure"`
+	GCP   SecretsGCP   `yaml:"gcp"`
+	Vault SecretsVault `yaml:"vault"`
+}
+
+// SecretsAWS configures the aws backend (AWS Secrets Manager).
+type SecretsAWS struct {
+	Region          string        `env:"GATEHOUSE_SECRETS_AWS_REGION" yaml:"region" doc:"AWS region of Secrets Manager, e.g. eu-west-1. Set to enable the aws secrets backend."`
+	Endpoint        string        `env:"GATEHOUSE_SECRETS_AWS_ENDPOINT" yaml:"endpoint" doc:"Replace the regional Secrets Manager endpoint (LocalStack, a VPC endpoint). Production requires https."`
+	AccessKeyID     string        `env:"GATEHOUSE_SECRETS_AWS_ACCESS_KEY_ID" yaml:"access_key_id" doc:"Static access key id. Empty: the AWS default credential chain (AWS_* variables, shared files, web identity, ECS/EC2 roles)."`
+	SecretAccessKey string        `env:"GATEHOUSE_SECRETS_AWS_SECRET_ACCESS_KEY" yaml:"secret_access_key" secret:"true" doc:"Secret access key of access_key_id."`
+	Timeout         time.Duration `env:"GATEHOUSE_SECRETS_AWS_TIMEOUT" yaml:"timeout" doc:"Bound on one call to Secrets Manager, retries included."`
+}
+
+// SecretsAzure configures the azure backend (Azure Key Vault).
+type SecretsAzure struct {
+	VaultURL    string        `env:"GATEHOUSE_SECRETS_AZURE_VAULT_URL" yaml:"vault_url" doc:"Key Vault URL, https://<vault-name>.vault.azure.net/. Set to enable the azure secrets backend."`
+	TenantID    string        `env:"GATEHOUSE_SECRETS_AZURE_TENANT_ID" yaml:"tenant_id" doc:"Microsoft Entra tenant for the credential. Empty: the credential chain's own (AZURE_TENANT_ID)."`
+	ClientID    string        `env:"GATEHOUSE_SECRETS_AZURE_CLIENT_ID" yaml:"client_id" doc:"Client id of a user-assigned managed identity or workload identity. Empty: DefaultAzureCredential (AZURE_* variables, workload identity, managed identity, Azure CLI)."`
+	KeepDeleted bool          `env:"GATEHOUSE_SECRETS_AZURE_KEEP_DELETED" yaml:"keep_deleted" doc:"Leave deleted secrets soft-deleted instead of purging them (vaults with purge protection); their names cannot be reused until Key Vault's retention ends."`
+	Timeout     time.Duration `env:"GATEHOUSE_SECRETS_AZURE_TIMEOUT" yaml:"timeout" doc:"Bound on one call to Key Vault, retries included."`
+}
+
+// SecretsGCP configures the gcp backend (Google Secret Manager).
+type SecretsGCP struct {
+	Project  string        `env:"GATEHOUSE_SECRETS_GCP_PROJECT" yaml:"project" doc:"Google Cloud project id holding the secrets. Set to enable the gcp secrets backend (Application Default Credentials)."`
+	Endpoint string        `env:"GATEHOUSE_SECRETS_GCP_ENDPOINT" yaml:"endpoint" doc:"host:port replacing secretmanager.googleapis.com:443 (e.g. a Private Service Connect endpoint)."`
+	Timeout  time.Duration `env:"GATEHOUSE_SECRETS_GCP_TIMEOUT" yaml:"timeout" doc:"Bound on one call to Secret Manager, retries included."`
+}
+
+// SecretsVault configures the vault backend (HashiCorp Vault, KV version 2).
+type SecretsVault struct {
+	Address     string              `env:"GATEHOUSE_SECRETS_VAULT_ADDRESS" yaml:"address" doc:"Vault URL, e.g. https://vault.example.com:8200. Set to enable the vault secrets backend. Production requires https."`
+	Token       string              `env:"GATEHOUSE_SECRETS_VAULT_TOKEN" yaml:"token" secret:"true" doc:"Vault token. Set this or approle.role_id and approle.secret_id."`
+	AppRole     SecretsVaultAppRole `yaml:"approle"`
+	Mount       string              `env:"GATEHOUSE_SECRETS_VAULT_MOUNT" yaml:"mount" doc:"Path of the KV version 2 secrets engine."`
+	Namespace   string              `env:"GATEHOUSE_SECRETS_VAULT_NAMESPACE" yaml:"namespace" doc:"Vault Enterprise or HCP namespace, sent as X-Vault-Namespace. Empty: none."`
+	TLSCAFile   string              `env:"GATEHOUSE_SECRETS_VAULT_TLS_CA_FILE" yaml:"tls_ca_file" doc:"PEM file of CA certificates to trust for address. Empty: the system's. VAULT_* variables are ignored."`
+	Timeout     time.Duration       `env:"GATEHOUSE_SECRETS_VAULT_TIMEOUT" yaml:"timeout" doc:"Bound on one call to Vault (with the AppRole login it may need)."`
+	MaxVersions int                 `env:"GATEHOUSE_SECRETS_VAULT_MAX_VERSIONS" yaml:"max_versions" doc:"Versions Vault keeps per secret, written to each secret's metadata on write; older ones are pruned and can no longer be read or rolled back to. 0 leaves the mount's setting (Vault's default keeps 10)."`
+}
+
+// SecretsVaultAppRole is the vault backend's AppRole login.
+type SecretsVaultAppRole struct {
+	RoleID   string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_ROLE_ID" yaml:"role_id" doc:"AppRole role_id. With secret_id, Gatehouse logs in, renews its token and logs in again when it expires."`
+	SecretID string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_SECRET_ID" yaml:"secret_id" secret:"true" doc:"AppRole secret_id."`
+	Mount    string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_MOUNT" yaml:"mount" doc:"Path of the AppRole auth method."`
+}
+
+// Twilio configures SMS codes through Twilio's Messages API.
+type Twilio struct {
+	AccountSID string `env:"GATEHOUSE_TWILIO_ACCOUNT_SID" yaml:"account_sid" doc:"Twilio account SID (AC...). Empty: the sms factor is off."`
+	AuthToken  string `env:"GATEHOUSE_TWILIO_AUTH_TOKEN" yaml:"auth_token" secret:"true" doc:"Twilio auth token."`
+	From       string `env:"GATEHOUSE_TWILIO_FROM" yaml:"from" doc:"Sender: an E.164 number or a Messaging Service SID (MG...)."`
+	BaseURL    string `env:"GATEHOUSE_TWILIO_BASE_URL" yaml:"base_url" doc:"Replace https://api.twilio.com (a loopback Twilio for demos and tests). Production refuses anything else."`
 }
 
 // Auth configures sessions, tokens and sign-up.
@@ -141,6 +229,12 @@ func Default() Config {
 			SessionIdleTTL: 30 * time.Minute, SessionAbsoluteTTL: 12 * time.Hour, LoginPerIPPerMin: 30,
 		},
 		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
+		MFA: MFA{
+			Factors: []string{"totp", "sms", "email", "recovery_code"}, Issuer: "Gatehouse",
+			RequiredRoles: []string{"admin", "support"}, Grace: 7 * 24 * time.Hour, PendingTTL: 5 * time.Minute,
+			CodeTTL: 10 * time.Minute, CodeCooldown: 30 * time.Second, CodeMaxAttempts: 5, DeviceTTL: 30 * 24 * time.Hour,
+		},
+		SMTP: SMTP{Port: 587, TLS: "starttls", Timeout: 10 * time.Second},
 	}
 }
 

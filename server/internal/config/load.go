@@ -190,6 +190,7 @@ func (c *Config) Validate() error {
 	if c.Admin.Password != "" && c.Admin.Email == "" {
 		add("admin.password: set admin.email too")
 	}
+	p = append(p, c.mfaProblems()...)
 
 	if c.Env == EnvProduction {
 		p = append(p, c.productionProblems()...)
@@ -222,8 +223,75 @@ func (c *Config) productionProblems() []string {
 		// A generated password would be printed to standard output, i.e. into container logs.
 		p = append(p, "production: GATEHOUSE_ADMIN_EMAIL needs GATEHOUSE_ADMIN_PASSWORD (or create the admin with `gatehouse admin create`)")
 	}
+	if c.Twilio.BaseURL != "" {
+		p = append(p, "production: twilio.base_url must be empty (Twilio's real API)")
+	}
+	if c.SMTP.Host != "" && c.SMTP.TLS == "none" && !loopbackHost(c.SMTP.Host) {
+		p = append(p, "production: smtp.tls none is allowed only to a loopback server")
+	}
 	if c.Admin.Password != "" && (len(c.Admin.Password) < 12 || slices.Contains(wellKnownPasswords, strings.ToLower(c.Admin.Password))) {
 		p = append(p, "production: the bootstrap admin password is a well-known default or too short")
 	}
 	return p
+}
+
+// mfaProblems checks the second-factor, SMTP and Twilio settings.
+func (c *Config) mfaProblems() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	known := []string{"totp", "sms", "email", "recovery_code"}
+	for _, f := range c.MFA.Factors {
+		if !slices.Contains(known, f) {
+			add("mfa.factors: unknown factor %q (known: %s)", f, strings.Join(known, ", "))
+		}
+	}
+	for _, r := range c.MFA.RequiredRoles {
+		if !slices.Contains([]string{"admin", "support", "user"}, r) {
+			add("mfa.required_roles: unknown role %q", r)
+		}
+	}
+	if c.MFA.Grace < 0 {
+		add("mfa.grace: must not be negative")
+	}
+	if c.MFA.PendingTTL < time.Minute || c.MFA.PendingTTL > 15*time.Minute {
+		add("mfa.pending_ttl: %s must be between 1m and 15m", c.MFA.PendingTTL)
+	}
+	if c.MFA.CodeTTL < time.Minute || c.MFA.CodeTTL > 10*time.Minute {
+		add("mfa.code_ttl: %s must be between 1m and 10m (SEC-21)", c.MFA.CodeTTL)
+	}
+	if c.MFA.CodeCooldown < 0 || c.MFA.CodeCooldown > 10*time.Minute {
+		add("mfa.code_cooldown: %s must be between 0 and 10m", c.MFA.CodeCooldown)
+	}
+	if c.MFA.CodeMaxAttempts < 1 || c.MFA.CodeMaxAttempts > 5 {
+		add("mfa.code_max_attempts: %d must be between 1 and 5 (SEC-21)", c.MFA.CodeMaxAttempts)
+	}
+	if c.MFA.DeviceTTL < time.Hour || c.MFA.DeviceTTL > 365*24*time.Hour {
+		add("mfa.device_ttl: %s must be between 1h and 8760h", c.MFA.DeviceTTL)
+	}
+	if c.MFA.Issuer == "" {
+		add("mfa.issuer: must not be empty")
+	}
+	if c.SMTP.Host != "" {
+		if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+			add("smtp.port: %d is not a port", c.SMTP.Port)
+		}
+		if !slices.Contains([]string{"none", "starttls", "tls"}, c.SMTP.TLS) {
+			add("smtp.tls: %q is not none, starttls or tls", c.SMTP.TLS)
+		}
+		if c.SMTP.From == "" {
+			add("smtp.from: required with smtp.host")
+		}
+	}
+	if c.Twilio.AccountSID != "" && (c.Twilio.AuthToken == "" || c.Twilio.From == "") {
+		add("twilio: account_sid needs auth_token and from")
+	}
+	return p
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

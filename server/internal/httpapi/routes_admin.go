@@ -89,7 +89,16 @@ func (s *Server) getUser(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, u.API())
+	out := u.API()
+	if s.mfa != nil {
+		st, err := s.mfa.MFAStatus(c.Request.Context(), u.ID)
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		out.MFA = &st
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) updateUser(c *gin.Context) {

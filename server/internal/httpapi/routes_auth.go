@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // Accounts is the account service behind the auth, me and admin routes (internal/auth).
 type Accounts interface {
 	Authenticator
-	Login(ctx context.Context, req api.LoginRequest, previousToken string, meta auth.Meta) (auth.CookieLogin, error)
+	Login(ctx context.Context, req api.LoginRequest, previousToken, deviceToken string, meta auth.Meta) (auth.CookieLogin, error)
 	Register(ctx context.Context, req api.RegisterRequest, meta auth.Meta) (auth.CookieLogin, error)
 	Logout(ctx context.Context, p auth.Principal, meta auth.Meta) error
 	PasswordGrant(ctx context.Context, req api.TokenRequest, meta auth.Meta) (auth.TokenPair, error)
@@ -62,6 +63,10 @@ func (s *Server) routeAccounts() {
 	in.DELETE("/me/sessions/:id", s.revokeMySession)
 
 	ad := in.Group("/admin")
+	if s.mfa != nil {
+		ad.Use(s.adminGate)
+		s.routeMFA(in, ad)
+	}
 	ad.GET("/users", require(authz.UsersRead), s.listUsers)
 	ad.POST("/users", require(authz.UsersCreate), s.createUser)
 	ad.GET("/users/:id", require(authz.UsersRead), s.getUser)
@@ -85,9 +90,21 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	prev, _ := c.Cookie(s.cookieName())
-	res, err := s.accounts.Login(c.Request.Context(), req, prev, meta(c))
+	dev, _ := c.Cookie(s.deviceCookieName())
+	res, err := s.accounts.Login(c.Request.Context(), req, prev, dev, meta(c))
 	if err != nil {
 		WriteError(c, err)
+		return
+	}
+	if p := res.Pending; p != nil {
+		// The password was right, the second factor is still to come: only the pending
+		// cookie is set, which reaches nothing but the MFA endpoints (SEC-23).
+		if prev != "" {
+			s.clearSessionCookie(c)
+		}
+		s.setCookie(c, s.pendingCookieName(), p.Token, p.ExpiresIn)
+		c.JSON(http.StatusOK, api.LoginResponse{Status: api.LoginMFARequired, CSRFToken: p.CSRFToken, Factors: p.Factors,
+			ExpiresIn: int(p.ExpiresIn / time.Second)})
 		return
 	}
 	s.setSessionCookie(c, res.Token)
@@ -139,8 +156,21 @@ func (s *Server) token(c *gin.Context) {
 		pair, err = s.accounts.PasswordGrant(c.Request.Context(), req, meta(c))
 	case api.GrantRefreshToken:
 		pair, err = s.accounts.RefreshGrant(c.Request.Context(), req.RefreshToken, meta(c))
+	case api.GrantMFA:
+		if s.mfa == nil {
+			err = &api.Error{Code: api.CodeInvalidRequest, Message: "grant_type must be password or refresh_token", Details: map[string]any{"field": "grant_type"}}
+			break
+		}
+		pair, err = s.mfa.MFAGrant(c.Request.Context(), req, meta(c))
 	default:
-		err = &api.Error{Code: api.CodeInvalidRequest, Message: "grant_type must be password or refresh_token", Details: map[string]any{"field": "grant_type"}}
+		err = &api.Error{Code: api.CodeInvalidRequest, Message: "grant_type must be password, refresh_token or mfa", Details: map[string]any{"field": "grant_type"}}
+	}
+	var mfaErr *auth.MFARequiredError
+	if errors.As(err, &mfaErr) {
+		// The client finishes with grant_type=mfa and this single-use token (SEC-23).
+		writeAPIError(c, &api.Error{Code: api.CodeMFARequired, Message: "a second factor is required: finish with grant_type=mfa",
+			Details: map[string]any{api.DetailMFAToken: mfaErr.Token, api.DetailFactors: mfaErr.Factors, "expires_in": int(mfaErr.ExpiresIn / time.Second)}})
+		return
 	}
 	if err != nil {
 		WriteError(c, err)

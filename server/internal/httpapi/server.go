@@ -72,6 +72,13 @@ type Options struct {
 	// BenchJWT serves GET /api/v1/bench/jwt, make bench's JWT-only baseline (routes_bench.go).
 	// Nil, as everywhere but benchmarks, leaves the route out.
 	BenchJWT JWTVerifier
+
+	// MFA is the second-factor side of Accounts; nil serves no MFA routes and gates nothing.
+	MFA MFA
+	// CodeTTL is the lifetime of SMS and email codes, for the answers that mention it.
+	CodeTTL time.Duration
+	// DeviceTTL is how long a trusted-device cookie lives.
+	DeviceTTL time.Duration
 }
 
 // Server is the HTTP layer. Register every route (through API) before serving Handler:
@@ -95,6 +102,10 @@ type Server struct {
 	streamInterval time.Duration
 	stopping       chan struct{}
 	stopOnce       sync.Once
+
+	mfa       MFA
+	codeTTL   time.Duration
+	deviceTTL time.Duration
 }
 
 // ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
@@ -130,6 +141,10 @@ func New(opts Options) (*Server, error) {
 		pool:           opts.Pool,
 		streamInterval: opts.StreamInterval,
 		stopping:       make(chan struct{}),
+
+		mfa:       opts.MFA,
+		codeTTL:   opts.CodeTTL,
+		deviceTTL: opts.DeviceTTL,
 	}
 	if s.streamInterval <= 0 {
 		s.streamInterval = time.Second
