@@ -77,9 +77,11 @@ func (a *App) wireAccounts(ctx context.Context) error {
 // (SEC-05); otherwise in process memory. It returns the limiter too, for the MFA throttle.
 func newThrottle(a *App) (*auth.Throttle, ratelimit.Limiter, error) {
 	perIP := ratelimit.Limit{Rate: a.Config.Auth.LoginPerIPPerMin, Period: time.Minute, Burst: min(10, a.Config.Auth.LoginPerIPPerMin)}
-	var limiter ratelimit.Limiter = ratelimit.NewMemory(100_000)
+	var limiter ratelimit.Limiter
 	if a.Redis != nil {
 		limiter = ratelimit.NewRedis(a.Redis, "gatehouse:rl:")
+	} else {
+		limiter = ratelimit.NewMemory(100_000)
 	}
 	lo, err := a.newLockout("gatehouse:")
 	if err != nil {

@@ -470,8 +470,8 @@ func (s *Service) StepUp(ctx context.Context, p Principal, req api.StepUpRequest
 	return res, nil
 }
 
-// RequireAAL2 refuses an aal1 session when the user has a factor to step up with; a user
-// without any factor may act (there is nothing to step up with: adding the first factor).
+// requireAAL2IfEnrolled refuses an aal1 session when the user has a factor to step up with;
+// a user without any factor may act (there is nothing to step up with: adding the first one).
 func (s *Service) requireAAL2IfEnrolled(ctx context.Context, p Principal) error {
 	if p.Session.AAL == api.AAL2 {
 		return nil

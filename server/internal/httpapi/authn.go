@@ -96,16 +96,6 @@ func require(perm authz.Permission) gin.HandlerFunc {
 	}
 }
 
-// RequireAAL2 refuses sessions below aal2 with step_up_required; the MFA capability raises a
-// session with POST /auth/step-up. Admin and support routes adopt it once MFA exists.
-func RequireAAL2(c *gin.Context) {
-	if principal(c).Session.AAL != api.AAL2 {
-		writeAPIError(c, api.NewError(api.CodeStepUpRequired, "this action needs a second factor (step-up to aal2)"))
-		return
-	}
-	c.Next()
-}
-
 // SEC-11: HttpOnly, SameSite=Lax, Path=/, and Secure with the __Host- prefix outside
 // plain-HTTP development (configuration refuses insecure cookies in production).
 func (s *Server) setSessionCookie(c *gin.Context, token string) {

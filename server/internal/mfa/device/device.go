@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,8 +159,8 @@ func Name(userAgent string) string {
 	if name == "" {
 		name = "Unknown browser"
 	}
-	if v := ua.VersionNoFull(); v != "" && ua.Name != "" {
-		name += " " + v
+	if major, _, _ := strings.Cut(ua.Version, "."); major != "" && ua.Name != "" {
+		name += " " + major
 	}
 	if ua.OS != "" {
 		name += " on " + ua.OS
