@@ -36,6 +36,17 @@ const (
 	CodeInternal             Code = "internal"                // 500: details are logged with the request ID, never returned
 	CodeBadGateway           Code = "bad_gateway"             // 502: an upstream (secret backend, provider) answered badly
 	CodeUnavailable          Code = "unavailable"             // 503: a dependency is down
+
+	// Secrets manager (issue 6).
+	CodeInvalidSecretName   Code = "invalid_secret_name"  // 400: the secret name breaks the naming rules (details.reason says which)
+	CodeSecretTooLarge      Code = "secret_too_large"     // 413: the value is over the configured limit (details.limit_bytes)
+	CodeUnknownBackend      Code = "unknown_backend"      // 400: no secret backend of that kind is configured
+	CodeBackendReadOnly     Code = "backend_read_only"    // 409: the secret's backend cannot store values (env)
+	CodeBackendError        Code = "backend_error"        // 502: the secret's backend answered with an error (details.backend)
+	CodeBackendUnavailable  Code = "backend_unavailable"  // 503: the secret's backend is down or timed out (details.backend)
+	CodeAuditUnavailable    Code = "audit_unavailable"    // 503: the audit record could not be written, so the action was not performed or answered
+	CodeRotationUnavailable Code = "rotation_unavailable" // 501: secret rotation is not available in this server yet
+	CodeRotationFailed      Code = "rotation_failed"      // 502: a rotation step failed; the current version is unchanged (SEC-44)
 )
 
 var statusByCode = map[Code]int{
@@ -64,6 +75,15 @@ var statusByCode = map[Code]int{
 	CodeInternal:             500,
 	CodeBadGateway:           502,
 	CodeUnavailable:          503,
+	CodeInvalidSecretName:    400,
+	CodeSecretTooLarge:       413,
+	CodeUnknownBackend:       400,
+	CodeBackendReadOnly:      409,
+	CodeBackendError:         502,
+	CodeBackendUnavailable:   503,
+	CodeAuditUnavailable:     503,
+	CodeRotationUnavailable:  501,
+	CodeRotationFailed:       502,
 }
 
 // Status is the HTTP status that travels with a code; unknown codes map to 500.

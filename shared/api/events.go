@@ -20,6 +20,7 @@ const (
 	EventUserRolesChanged   = "user.roles_changed"
 	EventUserStatusChanged  = "user.status_changed"
 	EventUserRegistered     = "user.registered"
+	EventEmailVerified      = "user.email_verified" // the user proved the address with a mailed code (failure: wrong code, or none sent)
 
 	// Second factors (SEC-27).
 	EventMFARequired        = "mfa.required"         // a password login now waits for its second factor
@@ -42,7 +43,7 @@ func EventTypes() []string {
 		EventLoginSucceeded, EventLoginFailed, EventAccountLocked, EventLogout,
 		EventPasswordChanged, EventSessionRevoked, EventTokenIssued, EventTokenRefreshed,
 		EventTokenRefreshReused, EventUserCreated, EventUserUpdated, EventUserRolesChanged,
-		EventUserStatusChanged, EventUserRegistered,
+		EventUserStatusChanged, EventUserRegistered, EventEmailVerified,
 		EventMFARequired, EventMFAChallengeSent, EventMFAVerified, EventMFAFailed, EventMFAStepUp,
 		EventMFAFactorAdded, EventMFAFactorRemoved, EventMFARecoveryRenewed, EventMFAReset,
 		EventDeviceTrusted, EventDeviceRevoked,

@@ -191,3 +191,21 @@ func (c *Client) ResetMFA(ctx context.Context, userID, reason string) error {
 	_, err := c.Do(ctx, http.MethodPost, "/api/v1/admin/users/"+url.PathEscape(userID)+"/mfa/reset", api.MFAResetRequest{Reason: reason}, nil)
 	return err
 }
+
+// SendEmailVerification mails the signed-in user a code for their address.
+func (c *Client) SendEmailVerification(ctx context.Context) (*api.EnrollmentStarted, error) {
+	var res api.EnrollmentStarted
+	if _, err := c.Do(ctx, http.MethodPost, "/api/v1/me/email/verification", nil, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// VerifyEmail marks the signed-in user's address verified with the mailed code.
+func (c *Client) VerifyEmail(ctx context.Context, code string) (*api.User, error) {
+	var u api.User
+	if _, err := c.Do(ctx, http.MethodPost, "/api/v1/me/email/verify", api.CodeRequest{Code: code}, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}

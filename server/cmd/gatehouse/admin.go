@@ -108,11 +108,23 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 	if len(args) == 0 || args[0] != "rotate" {
 		return errUsage
 	}
-	a, err := openApp(ctx, "keys rotate", args[1:], stderr, environ, nil)
+	which, rest := "signing", args[1:]
+	if len(rest) > 0 && (rest[0] == "signing" || rest[0] == "master") {
+		which, rest = rest[0], rest[1:]
+	}
+	a, err := openApp(ctx, "keys rotate", rest, stderr, environ, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = a.Close() }()
+	if which == "master" {
+		v, err := a.Keyring.Rotate(ctx)
+		if err != nil {
+			return fmt.Errorf("rotate master key: %w", err)
+		}
+		fmt.Fprintf(stdout, "new master key version %d; running servers load it within a minute, and the leader re-wraps stored values onto it after jobs.rewrap_grace (progress: GET /api/v1/admin/keys)\n", v)
+		return nil
+	}
 	kid, err := a.Tokens.Rotate(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)

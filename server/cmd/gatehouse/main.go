@@ -38,8 +38,11 @@ Commands:
                           create an account (the password is read from standard input when not given)
   admin reset-password --email E [--password P]
                           set a new password and end every session of the account
-  keys rotate             start signing access tokens with a new key (old tokens stay valid until they expire)
+  keys rotate [signing]   start signing access tokens with a new key (old tokens stay valid until they expire)
+  keys rotate master      add a master key version: new values are sealed with it, stored ones are re-wrapped in the background
   bench hash              measure raw argon2id hashes/s (see docs/benchmarks.md)
+  healthcheck [--url U] [--live]
+                          probe the local server's /readyz (or /livez): exit 0 healthy, 1 not (container HEALTHCHECK)
   config print            print the effective configuration, secrets masked
   config docs             print the configuration reference (docs/configuration.md)
   version                 print the build version
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = adminCmd(ctx, rest, stdin, stdout, stderr, environ)
 	case "keys":
 		err = keysCmd(ctx, rest, stdout, stderr, environ)
+	case "healthcheck":
+		err = healthcheckCmd(ctx, rest, stdout, stderr, environ)
 	case "bench":
 		err = benchCmd(ctx, rest, stdout, stderr, environ)
 	case "version":

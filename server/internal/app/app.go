@@ -26,6 +26,8 @@ import (
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/keyring"
 	"gatehouse/server/internal/pool"
+	"gatehouse/server/internal/secrets"
+	"gatehouse/server/internal/serviceaccount"
 	"gatehouse/server/internal/session"
 	"gatehouse/server/internal/store"
 	"gatehouse/server/internal/token"
@@ -47,6 +49,12 @@ type App struct {
 	Events   *events.Recorder
 	Auth     *auth.Service
 	MFA      *auth.MFA // nil when no factor is offered
+	Jobs     *Jobs     // leader-only background jobs (jobs.go)
+	// Secrets is the secrets manager, SecretsAudit its audit writer, ServiceAccounts the
+	// callers of its API (secrets.go).
+	Secrets         *secrets.Service
+	SecretsAudit    *secrets.AuditWriter
+	ServiceAccounts *serviceaccount.Service
 	// Console receives what is shown to the operator once and never logged (the generated
 	// bootstrap admin password). Nil discards it.
 	Console io.Writer
@@ -147,7 +155,13 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("register pool metrics: %w", err)
 	}
 
+	if err := a.wireJobs(); err != nil {
+		return err
+	}
 	if err := a.wireAccounts(ctx); err != nil {
+		return err
+	}
+	if err := a.wireSecrets(ctx); err != nil {
 		return err
 	}
 
@@ -168,7 +182,7 @@ func (a *App) wire(ctx context.Context) error {
 		Registry:        reg,
 		ReadinessChecks: checks,
 		Version:         buildinfo.Get(),
-		ErrorKinds:      append(slices.Clone(errorKinds), mfaErrorKinds...),
+		ErrorKinds:      slices.Concat(errorKinds, mfaErrorKinds, secretsErrorKinds),
 		Accounts:        a.Auth,
 		CookieSecure:    cfg.CookieSecure(),
 		JWKS:            a.Tokens.JWKS,
@@ -177,6 +191,9 @@ func (a *App) wire(ctx context.Context) error {
 		MFA:             a.mfaRoutes(),
 		CodeTTL:         cfg.MFA.CodeTTL,
 		DeviceTTL:       cfg.MFA.DeviceTTL,
+		Keys:            a.Jobs.Rewrap,
+		Secrets:         a.Secrets,
+		ServiceAccounts: a.ServiceAccounts,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/server/internal/auth"
 	"gatehouse/server/internal/config"
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/mfa/totp"
@@ -80,7 +81,7 @@ func (m *mfaEnv) mailCode(t *testing.T, after int) string {
 	for time.Now().Before(deadline) {
 		msgs := m.mail.Messages()
 		for i := after; i < len(msgs); i++ {
-			if match := sixDigits.FindStringSubmatch(msgs[i].Text); match != nil && strings.Contains(strings.ToLower(msgs[i].Subject), "code") {
+			if match := sixDigits.FindStringSubmatch(msgs[i].Text); match != nil && (strings.Contains(strings.ToLower(msgs[i].Subject), "code") || strings.HasPrefix(msgs[i].Subject, "Confirm your email")) {
 				return match[1]
 			}
 		}
@@ -476,7 +477,6 @@ func TestSEC21EmailFactorAndNotifications(t *testing.T) {
 		if !strings.Contains(strings.ToLower(notice.Subject+notice.Text), "email") {
 			t.Fatalf("factor-added notice: %q / %q", notice.Subject, notice.Text)
 		}
-		mails := len(m.mail.Messages())
 
 		c := m.NewClient(t)
 		if _, err := c.Login(ctx, userEmail, userPass); err != nil {
@@ -485,10 +485,16 @@ func TestSEC21EmailFactorAndNotifications(t *testing.T) {
 		if _, err := c.MFAChallenge(ctx, api.FactorTOTP, ""); client.ErrorCode(err) != api.CodeMFAUnavailable {
 			t.Fatalf("challenge for a factor the user lacks: %v", err)
 		}
+		// The mail server refusing the message: a clear 502, and no cooldown held.
+		m.mail.FailData(554, "5.7.1 message rejected")
+		if _, err := c.MFAChallenge(ctx, api.FactorEmail, ""); client.ErrorCode(err) != api.CodeDeliveryFailed {
+			t.Fatalf("challenge with SMTP refusing: %v", err)
+		}
+		m.mail.Reset()
 		if _, err := c.MFAChallenge(ctx, api.FactorEmail, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.MFAVerify(ctx, api.MFAVerifyRequest{Factor: api.FactorEmail, Code: m.mailCode(t, mails)}); err != nil {
+		if _, err := c.MFAVerify(ctx, api.MFAVerifyRequest{Factor: api.FactorEmail, Code: m.mailCode(t, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -859,4 +865,88 @@ func TestMFABadInput(t *testing.T) {
 			t.Fatalf("verify without any pending login: %v", err)
 		}
 	})
+}
+
+// Self-registered accounts verify their address with a mailed code (a code, not a link: no
+// credential in a URL, SEC-18).
+func TestEmailVerification(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		m := newMFAEnv(t, dialect)
+		c := m.NewClient(t)
+		res, err := c.Register(ctx, api.RegisterRequest{Email: "newbie@example.com", Password: "first-day-on-the-job-77"})
+		if err != nil || res.User.EmailVerified {
+			t.Fatalf("register %+v %v", res, err)
+		}
+		msg := m.mail.Wait(t, 1, 10*time.Second)
+		if !slices.Equal(msg.To, []string{"newbie@example.com"}) || strings.Contains(msg.Text, "http") {
+			t.Fatalf("verification mail to %v: %q", msg.To, msg.Text)
+		}
+		code := m.mailCode(t, 0)
+		if _, err := c.VerifyEmail(ctx, "000000x"); client.ErrorCode(err) != api.CodeMFAInvalidCode {
+			t.Fatalf("wrong code: %v", err)
+		}
+		u, err := c.VerifyEmail(ctx, code)
+		if err != nil || !u.EmailVerified {
+			t.Fatalf("verify %+v %v", u, err)
+		}
+		if _, err := c.VerifyEmail(ctx, code); client.ErrorCode(err) != api.CodeConflict {
+			t.Fatalf("verify twice: %v", err)
+		}
+		if _, err := c.SendEmailVerification(ctx); client.ErrorCode(err) != api.CodeConflict {
+			t.Fatalf("send after verification: %v", err)
+		}
+		if me, _ := c.Me(ctx); !me.EmailVerified {
+			t.Fatal("not verified in /me")
+		}
+
+		// A second account asks for a fresh code after the cooldown-free first one failed.
+		c2 := m.NewClient(t)
+		if _, err := c2.Register(ctx, api.RegisterRequest{Email: "second@example.com", Password: "another-day-on-the-job-77"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c2.SendEmailVerification(ctx); client.ErrorCode(err) != api.CodeRateLimited {
+			t.Fatalf("resend inside the cooldown: %v", err)
+		}
+
+		// Without mail the server says so.
+		plain := testenv.New(t, dialect)
+		pc := plain.NewClient(t)
+		if _, err := pc.Register(ctx, api.RegisterRequest{Email: "nomail@example.com", Password: "quiet-server-passphrase"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pc.SendEmailVerification(ctx); client.ErrorCode(err) != api.CodeUnavailable {
+			t.Fatalf("verification without mail: %v", err)
+		}
+	})
+}
+
+// `make run`'s demo delivery: the real mail client reaches an in-process SMTP sink and the
+// code is printed on the terminal (never in the structured log).
+func TestDemoDeliveryPrintsCodes(t *testing.T) {
+	cfg := testenv.Config(t, testenv.SQLite)
+	cfg.Env = config.EnvDevelopment
+	cfg.DemoDelivery = true
+	console := &testenv.Buffer{}
+	a, err := newWithConsole(t, cfg, console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	ctx := context.Background()
+	if _, err := a.Auth.Register(ctx, api.RegisterRequest{Email: "demo@example.com", Password: "try-it-out-on-a-laptop"}, auth.Meta{IP: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(console.String(), "[demo mail to [demo@example.com]] Confirm your email address for Gatehouse: ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("console: %q", console.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	prodCfg := cfg
+	prodCfg.Env = config.EnvProduction
+	if err := prodCfg.Validate(); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_DEMO_DELIVERY") {
+		t.Fatalf("production accepted demo delivery: %v", err)
+	}
 }

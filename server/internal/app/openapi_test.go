@@ -372,7 +372,7 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		ok(err)
 		_, err = anon.JWKS(ctx)
 		ok(err)
-		for _, path := range []string{"/metrics", "/api/openapi.yaml"} {
+		for _, path := range []string{"/metrics", "/api/openapi.yaml", "/docs", "/docs/redoc.standalone.js", "/docs/redoc.standalone.js.LICENSE.txt"} {
 			resp, err := sc.httpClient().Get(env.URL + path)
 			if err != nil {
 				t.Fatal(err)
@@ -601,11 +601,17 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		ok(err)
 		_, err = sup.PoolStats(ctx)
 		want(err, api.CodeForbidden)
+		_, err = adc.KeyStatus(ctx)
+		ok(err)
+		_, err = sup.KeyStatus(ctx)
+		want(err, api.CodeForbidden)
 		_, err = sup.Do(ctx, http.MethodGet, "/api/v1/admin/pool/stream", nil, nil)
 		want(err, api.CodeForbidden)
 		checkPoolStream(t, doc, sc, env.URL, admTok.AccessToken)
 
 		mfaScenario(t, m, sc, adc)
+
+		exerciseSecretsSpec(t, env, sc) // secrets_openapi_test.go
 
 		// Signing out.
 		ok(adc.Logout(ctx))
@@ -692,6 +698,14 @@ func mfaScenario(t *testing.T, m *mfaEnv, sc *specChecker, adc *client.Client) {
 	must(err)
 	_, err = mu.MyMFA(ctx)
 	must(err)
+	before := len(m.mail.Messages())
+	_, err = mu.SendEmailVerification(ctx)
+	must(err)
+	_, err = mu.VerifyEmail(ctx, m.mailCode(t, before))
+	must(err)
+	if _, err := mu.VerifyEmail(ctx, "123456"); client.ErrorCode(err) != api.CodeConflict {
+		t.Errorf("verify twice: %v", err)
+	}
 	en, err := mu.EnrollTOTP(ctx)
 	must(err)
 	a := &authenticator{secret: en.Secret}

@@ -39,6 +39,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	a.Logger.Info("listening", "addr", ln.Addr().String(), "tls", a.Config.TLS())
 	go a.reloadKeys(ctx, KeyReloadInterval)
+	defer a.startJobs(ctx)() // stops the leader-only jobs (releasing their locks) on return
 
 	select {
 	case err := <-errc:

@@ -183,6 +183,15 @@ func (s *Service) Register(ctx context.Context, req api.RegisterRequest, meta Me
 	if err != nil {
 		return CookieLogin{}, fmt.Errorf("create session: %w", err)
 	}
+	if s.mfa != nil && s.mfa.Verifier != nil {
+		// Best effort: the account exists either way, and the user can ask for another code
+		// (POST /me/email/verification); the failure is in the events.
+		if _, err := s.sendVerification(ctx, u, meta); err != nil {
+			if rerr := s.record(ctx, api.EventEmailVerified, api.OutcomeFailure, u.ID, u.ID, meta, map[string]any{"reason": "code_not_sent"}); rerr != nil {
+				return CookieLogin{}, rerr
+			}
+		}
+	}
 	return CookieLogin{User: u, Session: sess, Token: tok}, nil
 }
 

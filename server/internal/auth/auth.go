@@ -63,6 +63,10 @@ type Principal struct {
 	// User is the account as read while authenticating (cookie requests), so handlers that
 	// answer with it do not read it again; nil for bearer requests, which read no user.
 	User *users.User
+	// ServiceAccountID is set (and UserID, Roles and Session are empty) when the caller is a
+	// service account with a "gsa_" token (internal/serviceaccount). Only the secrets API
+	// accepts such principals; every other authenticated route refuses them with 403.
+	ServiceAccountID string
 }
 
 // Authentication methods.

@@ -114,6 +114,8 @@ type MFA struct {
 	Devices  Devices
 	Throttle *Throttle // second-factor failures, per user and IP (SEC-27)
 	Notifier Notifier
+	// Verifier proves that a user reads their account's mailbox (nil without mail).
+	Verifier EmailVerifier
 	// RequiredRoles must use a factor once Grace after account creation has passed.
 	RequiredRoles []string
 	Grace         time.Duration

@@ -25,10 +25,12 @@ const (
 	TokensInspect  Permission = "tokens.introspect" // token introspection
 	DevicesRevoke  Permission = "devices.revoke"    // end trust in another user's devices
 	MFAReset       Permission = "mfa.reset"         // remove another user's second factors (SEC-26)
+	SecretsAdmin   Permission = "secrets.admin"     // secret backends, policies, service accounts, the secret audit trail
+	KeysRead       Permission = "keys.read"         // master key versions and re-wrap progress
 )
 
 var table = map[string][]Permission{
-	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect, DevicesRevoke, MFAReset},
+	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect, DevicesRevoke, MFAReset, SecretsAdmin, KeysRead},
 	// Support helps people: find them, lock/unlock, revoke sessions. Never roles, never secrets.
 	api.RoleSupport: {UsersRead, UsersLock, SessionsRevoke, DevicesRevoke, MFAReset},
 	api.RoleUser:    {},

@@ -37,6 +37,10 @@ type Config struct {
 	MFA      MFA      `yaml:"mfa"`
 	SMTP     SMTP     `yaml:"smtp"`
 	Twilio   Twilio   `yaml:"twilio"`
+	Secrets  Secrets  `yaml:"secrets"`
+	Jobs     Jobs     `yaml:"jobs"`
+
+	DemoDelivery bool `env:"GATEHOUSE_DEMO_DELIVERY" yaml:"demo_delivery" doc:"Development only: when smtp.* or twilio.* is unset, deliver mail to an in-process SMTP sink and SMS to an in-process loopback Twilio (the real clients, speaking SMTP and Twilio's REST API) and print each message on the terminal. make run turns it on; production refuses it."`
 }
 
 // MFA configures second factors (SEC-2x).
@@ -66,6 +70,16 @@ type SMTP struct {
 // Secrets configures the secrets manager. Each cloud backend is in its own nested struct and
 // is configured when its required setting is set (aws.region, azure.vault_url, gcp.project).
 type Secrets struct {
+	DefaultBackend  string        `env:"GATEHOUSE_SECRETS_DEFAULT_BACKEND" yaml:"default_backend" doc:"Backend of new secrets that name none: db, env, vault, aws, azure or gcp (it must be configured)."`
+	MaxValueBytes   int           `env:"GATEHOUSE_SECRETS_MAX_VALUE_BYTES" yaml:"max_value_bytes" doc:"Largest secret value accepted; larger ones get 413 secret_too_large. Must fit http.max_body_bytes once base64-encoded."`
+	CacheTTL        time.Duration `env:"GATEHOUSE_SECRETS_CACHE_TTL" yaml:"cache_ttl" doc:"How long a replica serves a secret value from memory; invalidated on write, rotate, rollback and delete. 0 disables the cache."`
+	EnvPrefix       string        `env:"GATEHOUSE_SECRETS_ENV_PREFIX" yaml:"env_prefix" doc:"Variable prefix of the read-only env backend: billing/prod/db-password is read from <prefix>BILLING__PROD__DB_PASSWORD (docs/secrets.md)."`
+	EnvEnabled      bool          `env:"GATEHOUSE_SECRETS_ENV_ENABLED" yaml:"env_enabled" doc:"Offer the env backend (secrets whose values come from the server's environment)."`
+	RecoveryWindow  time.Duration `env:"GATEHOUSE_SECRETS_RECOVERY_WINDOW" yaml:"recovery_window" doc:"How long a deleted secret can be restored before it is purged with its values."`
+	PurgeInterval   time.Duration `env:"GATEHOUSE_SECRETS_PURGE_INTERVAL" yaml:"purge_interval" doc:"How often deleted secrets past their recovery window are purged."`
+	AuditBatch      int           `env:"GATEHOUSE_SECRETS_AUDIT_BATCH" yaml:"audit_batch" doc:"Most audit records committed in one transaction (group commit: a read is answered only once its record is durable)."`
+	RotationHookKey string        `env:"GATEHOUSE_SECRETS_ROTATION_HOOK_KEY" yaml:"rotation_hook_key" secret:"true" doc:"HMAC key (at least 32 bytes) signing rotation test-hook calls. Empty: rotation policies cannot name a hook_url."`
+
 	AWS   SecretsAWS   `yaml:"aws"`
 	Azure SecretsAzure `yaml:"azure"`
 	GCP   SecretsGCP   `yaml:"gcp"`
@@ -114,6 +128,18 @@ type SecretsVaultAppRole struct {
 	RoleID   string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_ROLE_ID" yaml:"role_id" doc:"AppRole role_id. With secret_id, Gatehouse logs in, renews its token and logs in again when it expires."`
 	SecretID string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_SECRET_ID" yaml:"secret_id" secret:"true" doc:"AppRole secret_id."`
 	Mount    string `env:"GATEHOUSE_SECRETS_VAULT_APPROLE_MOUNT" yaml:"mount" doc:"Path of the AppRole auth method."`
+}
+
+// Jobs configures the leader-only background jobs: with several replicas on PostgreSQL one
+// replica at a time runs each (an advisory lock, internal/leader); on SQLite the one process does.
+type Jobs struct {
+	LockCheck      time.Duration `env:"GATEHOUSE_JOBS_LOCK_CHECK" yaml:"lock_check" doc:"How often a replica tries to take a leader-only job's lock and the leader checks it still holds it. Bounds the take-over after the leader dies."`
+	RewrapInterval time.Duration `env:"GATEHOUSE_JOBS_REWRAP_INTERVAL" yaml:"rewrap_interval" doc:"How often the leader looks for values sealed with an older master key version (after gatehouse keys rotate) and re-wraps them (SEC-43)."`
+	RewrapBatch    int           `env:"GATEHOUSE_JOBS_REWRAP_BATCH" yaml:"rewrap_batch" doc:"Values re-wrapped per batch; each batch is one short write."`
+	RewrapGrace    time.Duration `env:"GATEHOUSE_JOBS_REWRAP_GRACE" yaml:"rewrap_grace" doc:"How old a new master key version must be before values move to it, so every replica has loaded it first (replicas reload the keyring every minute; at least 1m)."`
+
+	RotationInterval time.Duration `env:"GATEHOUSE_JOBS_ROTATION_INTERVAL" yaml:"rotation_interval" doc:"How often the leader rotates the secrets whose rotation policy says they are due (SEC-44)."`
+	RotationRetry    time.Duration `env:"GATEHOUSE_JOBS_ROTATION_RETRY" yaml:"rotation_retry" doc:"After a scheduled rotation fails (its test hook refused, its backend failed), how long before it is tried again. The current version stays in use meanwhile."`
 }
 
 // Twilio configures SMS codes through Twilio's Messages API.
@@ -235,6 +261,18 @@ func Default() Config {
 			CodeTTL: 10 * time.Minute, CodeCooldown: 30 * time.Second, CodeMaxAttempts: 5, DeviceTTL: 30 * 24 * time.Hour,
 		},
 		SMTP: SMTP{Port: 587, TLS: "starttls", Timeout: 10 * time.Second},
+		Jobs: Jobs{LockCheck: 5 * time.Second, RewrapInterval: time.Minute, RewrapBatch: 200, RewrapGrace: 2 * time.Minute,
+			RotationInterval: time.Minute, RotationRetry: time.Hour},
+		Secrets: Secrets{
+			DefaultBackend: "db", MaxValueBytes: 64 << 10, CacheTTL: 5 * time.Minute, EnvPrefix: "GATEHOUSE_SECRET_",
+			EnvEnabled: true, RecoveryWindow: 7 * 24 * time.Hour, PurgeInterval: time.Hour, AuditBatch: 256,
+			AWS:   SecretsAWS{Timeout: 10 * time.Second},
+			Azure: SecretsAzure{Timeout: 10 * time.Second},
+			GCP:   SecretsGCP{Timeout: 10 * time.Second},
+			Vault: SecretsVault{
+				Mount: "secret", AppRole: SecretsVaultAppRole{Mount: "approle"}, Timeout: 10 * time.Second, MaxVersions: 100,
+			},
+		},
 	}
 }
 

@@ -191,6 +191,10 @@ func (c *Config) Validate() error {
 		add("admin.password: set admin.email too")
 	}
 	p = append(p, c.mfaProblems()...)
+	p = append(p, c.cloudSecretsProblems()...)
+	p = append(p, c.jobsProblems()...)
+	p = append(p, c.vaultSecretsProblems()...)
+	p = append(p, c.secretsProblems()...)
 
 	if c.Env == EnvProduction {
 		p = append(p, c.productionProblems()...)
@@ -225,6 +229,9 @@ func (c *Config) productionProblems() []string {
 	}
 	if c.Twilio.BaseURL != "" {
 		p = append(p, "production: twilio.base_url must be empty (Twilio's real API)")
+	}
+	if c.DemoDelivery {
+		p = append(p, "production: demo delivery is not allowed (GATEHOUSE_DEMO_DELIVERY)")
 	}
 	if c.SMTP.Host != "" && c.SMTP.TLS == "none" && !loopbackHost(c.SMTP.Host) {
 		p = append(p, "production: smtp.tls none is allowed only to a loopback server")
@@ -294,4 +301,102 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// cloudSecretsProblems checks secrets.aws, secrets.azure and secrets.gcp.
+func (c *Config) cloudSecretsProblems() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	aws, az, gcp := c.Secrets.AWS, c.Secrets.Azure, c.Secrets.GCP
+	if (aws.AccessKeyID == "") != (aws.SecretAccessKey == "") {
+		add("secrets.aws: access_key_id and secret_access_key must be set together")
+	}
+	if aws.Region == "" && (aws.Endpoint != "" || aws.AccessKeyID != "") {
+		add("secrets.aws.region: required when other secrets.aws settings are set")
+	}
+	if aws.Endpoint != "" {
+		u, err := url.Parse(aws.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			add("secrets.aws.endpoint: must be an absolute http(s) URL")
+		case c.Env == EnvProduction && u.Scheme != "https":
+			add("production: secrets.aws.endpoint must use https")
+		}
+	}
+	if az.VaultURL != "" {
+		if u, err := url.Parse(az.VaultURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			add("secrets.azure.vault_url: must be https://<vault-name>.vault.azure.net/")
+		}
+	} else if az.TenantID != "" || az.ClientID != "" {
+		add("secrets.azure.vault_url: required when other secrets.azure settings are set")
+	}
+	if gcp.Project != "" && strings.ContainsAny(gcp.Project, " /") {
+		add("secrets.gcp.project: %q is not a project id", gcp.Project)
+	}
+	if gcp.Project == "" && gcp.Endpoint != "" {
+		add("secrets.gcp.project: required when secrets.gcp.endpoint is set")
+	}
+	if gcp.Endpoint != "" {
+		if _, _, err := net.SplitHostPort(gcp.Endpoint); err != nil {
+			add("secrets.gcp.endpoint: %q is not host:port", gcp.Endpoint)
+		}
+	}
+	if aws.Timeout <= 0 || az.Timeout <= 0 || gcp.Timeout <= 0 {
+		add("secrets: aws.timeout, azure.timeout and gcp.timeout must be positive")
+	}
+	return p
+}
+
+// vaultSecretsProblems checks secrets.vault.
+func (c *Config) vaultSecretsProblems() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	v := c.Secrets.Vault
+	token, approle := v.Token != "", v.AppRole.RoleID != "" || v.AppRole.SecretID != ""
+	if v.Address == "" {
+		if token || approle || v.Namespace != "" || v.TLSCAFile != "" {
+			add("secrets.vault.address: required when other secrets.vault settings are set")
+		}
+	} else {
+		u, err := url.Parse(v.Address)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			add("secrets.vault.address: must be an absolute http(s) URL")
+		case c.Env == EnvProduction && u.Scheme != "https":
+			add("production: secrets.vault.address must use https")
+		}
+		switch {
+		case token && approle:
+			add("secrets.vault: set token or approle.role_id and approle.secret_id, not both")
+		case !token && !approle:
+			add("secrets.vault: set token, or approle.role_id and approle.secret_id")
+		case approle && (v.AppRole.RoleID == "" || v.AppRole.SecretID == ""):
+			add("secrets.vault.approle: role_id and secret_id must be set together")
+		}
+	}
+	if v.Mount == "" || v.AppRole.Mount == "" {
+		add("secrets.vault: mount and approle.mount must not be empty")
+	}
+	if v.Timeout <= 0 {
+		add("secrets.vault.timeout: must be positive")
+	}
+	if v.MaxVersions < 0 {
+		add("secrets.vault.max_versions: must not be negative")
+	}
+	return p
+}
+
+// jobsProblems checks jobs.*.
+func (c *Config) jobsProblems() []string {
+	var p []string
+	j := c.Jobs
+	if j.LockCheck <= 0 || j.RewrapInterval <= 0 || j.RewrapBatch <= 0 || j.RotationInterval <= 0 || j.RotationRetry <= 0 {
+		p = append(p, "jobs: lock_check, rewrap_interval, rewrap_batch, rotation_interval and rotation_retry must be positive")
+	}
+	// Replicas reload the keyring every minute (app.KeyReloadInterval); moving values to a
+	// version sooner could hand a replica a ciphertext it cannot open yet.
+	if j.RewrapGrace < time.Minute {
+		p = append(p, "jobs.rewrap_grace: must be at least 1m (the keyring reload period)")
+	}
+	return p
 }

@@ -57,7 +57,12 @@ func (s *Server) authenticate(c *gin.Context) {
 			writeAPIError(c, api.NewError(api.CodeUnauthorized, "the Authorization header must be \"Bearer <token>\""))
 			return
 		}
-		p, err = s.accounts.AuthenticateBearer(ctx, strings.TrimSpace(tok))
+		tok = strings.TrimSpace(tok)
+		if s.serviceAccounts != nil && strings.HasPrefix(tok, api.ServiceAccountTokenPrefix) {
+			p, err = s.authenticateServiceAccount(ctx, tok) // routes_secrets.go
+		} else {
+			p, err = s.accounts.AuthenticateBearer(ctx, tok)
+		}
 	} else if ck, cerr := c.Cookie(s.cookieName()); cerr == nil && ck != "" {
 		p, err = s.accounts.AuthenticateCookie(ctx, ck)
 		if err != nil {
@@ -75,6 +80,12 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if err != nil {
 		WriteError(c, err)
+		return
+	}
+	// Service accounts may call only the routes that opt in (the secrets API: see
+	// allowServiceAccounts); every other route expects a person.
+	if p.ServiceAccountID != "" && !c.GetBool(serviceAccountsAllowedKey) {
+		writeAPIError(c, api.NewError(api.CodeForbidden, "service account tokens are accepted only by the secrets API"))
 		return
 	}
 	c.Set(principalKey, p)

@@ -47,6 +47,7 @@ func (s *Server) Routes() []RouteInfo {
 	for _, r := range rs {
 		out = append(out, RouteInfo{Method: r.Method, Path: r.Path})
 	}
+	out = routesWithSecrets(out) // names with '/' are served by catch-alls (routes_secrets.go)
 	slices.SortFunc(out, func(a, b RouteInfo) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method))
 	})

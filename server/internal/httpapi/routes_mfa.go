@@ -12,6 +12,7 @@ import (
 	"gatehouse/server/internal/auth"
 	"gatehouse/server/internal/authz"
 	"gatehouse/server/internal/mfa/pending"
+	"gatehouse/server/internal/users"
 	"gatehouse/shared/api"
 )
 
@@ -48,6 +49,9 @@ type MFA interface {
 	RevokeUserDevice(ctx context.Context, p auth.Principal, id, did string, meta auth.Meta) error
 	RevokeUserDevices(ctx context.Context, p auth.Principal, id string, meta auth.Meta) (int, error)
 	ResetMFA(ctx context.Context, p auth.Principal, id, reason string, meta auth.Meta) error
+
+	SendEmailVerification(ctx context.Context, p auth.Principal, meta auth.Meta) (string, error)
+	VerifyEmail(ctx context.Context, p auth.Principal, code string, meta auth.Meta) (users.User, error)
 }
 
 func (s *Server) pendingCookieName() string {
@@ -94,6 +98,8 @@ func (s *Server) routeMFA(in, ad *gin.RouterGroup) {
 	in.POST("/me/mfa/email/confirm", s.confirmOOB(api.FactorEmail))
 	in.DELETE("/me/mfa/email", s.removeFactor(api.FactorEmail))
 	in.POST("/me/mfa/recovery-codes", s.recoveryCodes)
+	in.POST("/me/email/verification", s.sendEmailVerification)
+	in.POST("/me/email/verify", s.verifyEmail)
 	in.GET("/me/devices", s.myDevices)
 	in.DELETE("/me/devices/:id", s.revokeMyDevice)
 
@@ -377,4 +383,27 @@ func (s *Server) resetMFA(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) sendEmailVerification(c *gin.Context) {
+	sentTo, err := s.mfa.SendEmailVerification(c.Request.Context(), principal(c), meta(c))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, api.EnrollmentStarted{Factor: api.FactorEmail, SentTo: sentTo, ExpiresIn: int(s.codeTTL / time.Second)})
+}
+
+func (s *Server) verifyEmail(c *gin.Context) {
+	var req api.CodeRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		WriteError(c, err)
+		return
+	}
+	u, err := s.mfa.VerifyEmail(c.Request.Context(), principal(c), req.Code, meta(c))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u.API())
 }

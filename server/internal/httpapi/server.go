@@ -79,6 +79,15 @@ type Options struct {
 	CodeTTL time.Duration
 	// DeviceTTL is how long a trusted-device cookie lives.
 	DeviceTTL time.Duration
+
+	// Secrets serves the secrets API (routes_secrets.go); nil leaves it out. It needs Accounts.
+	Secrets Secrets
+	// ServiceAccounts authenticates "gsa_" bearer tokens and serves their administration;
+	// nil: such tokens are refused like any unknown bearer token.
+	ServiceAccounts ServiceAccounts
+
+	// Keys serves GET /api/v1/admin/keys (routes_keys.go); nil leaves it out. It needs Accounts.
+	Keys KeyStatusReader
 }
 
 // Server is the HTTP layer. Register every route (through API) before serving Handler:
@@ -106,6 +115,9 @@ type Server struct {
 	mfa       MFA
 	codeTTL   time.Duration
 	deviceTTL time.Duration
+
+	secrets         Secrets
+	serviceAccounts ServiceAccounts
 }
 
 // ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
@@ -196,11 +208,18 @@ func New(opts Options) (*Server, error) {
 	s.api = e.Group(APIPrefix)
 	s.routeOps(opts.Registry)
 	s.routeOpenAPI()
+	s.routeDocs()
 	if s.accounts != nil {
 		s.routeAccounts()
 	}
 	if opts.BenchJWT != nil {
 		s.routeBench(opts.BenchJWT)
+	}
+	if s.accounts != nil && opts.Secrets != nil {
+		s.routeSecrets(opts.Secrets, opts.ServiceAccounts)
+	}
+	if s.accounts != nil && opts.Keys != nil {
+		s.routeKeys(opts.Keys)
 	}
 	return s, nil
 }

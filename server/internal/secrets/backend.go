@@ -91,3 +91,17 @@ type VersionInfo struct {
 	Version   string
 	CreatedAt time.Time
 }
+
+// NameLimiter is a backend that cannot hold names up to the service's 512-byte limit (after
+// its own encoding): the service refuses longer names for it up front, with a clear 400,
+// instead of failing in the backend. secretstest.Options.MaxNameBytes must match.
+type NameLimiter interface {
+	MaxNameBytes() int
+}
+
+// ValueLimiter is a backend that holds smaller values than the service's limit (Azure Key
+// Vault: 25 KiB): the service refuses larger values for it up front with 413
+// secret_too_large. secretstest.Options.MaxValueBytes must match.
+type ValueLimiter interface {
+	MaxValueBytes() int
+}

@@ -265,6 +265,15 @@ func (f *Factor) Challenge(ctx context.Context, userID, binding string) (masked 
 	return f.o.Mask(e.Address), nil
 }
 
+// SendTo sends a code for binding to an address that need not be enrolled on this channel
+// (email verification); the same rules hold: cooldown, expiry, attempts, single use.
+func (f *Factor) SendTo(ctx context.Context, userID, address, binding string) (masked string, err error) {
+	if err := f.send(ctx, userID, address, binding, f.now()); err != nil {
+		return "", err
+	}
+	return f.o.Mask(address), nil
+}
+
 // send enforces the cooldown, stores a new code and delivers it.
 func (f *Factor) send(ctx context.Context, userID, address, binding string, now time.Time) error {
 	last, err := f.store.LatestCode(ctx, userID, f.channel, binding)

@@ -2,7 +2,6 @@ package mail
 
 import (
 	"bytes"
-	"embed"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -12,15 +11,17 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"gatehouse/assets"
 )
 
-//go:embed templates/*
-var templateFS embed.FS
+// templateFS is where the templates live: the assets module (assets/mail).
+var templateFS = assets.Mail
 
 // Template names accepted by Render.
 const (
 	TemplateCode            = "code"             // one-time sign-in code: Code, ExpiresIn
-	TemplateVerifyEmail     = "verify_email"     // email verification: Link, ExpiresIn
+	TemplateVerifyEmail     = "verify_email"     // email verification: Code, ExpiresIn
 	TemplateFactorAdded     = "factor_added"     // Factor, Time, IP
 	TemplateFactorRemoved   = "factor_removed"   // Factor, Time, IP
 	TemplateMFAReset        = "mfa_reset"        // Time, Reason
@@ -38,7 +39,6 @@ type Data struct {
 	DisplayName string        // the recipient's display name, user-supplied
 	Code        string        // one-time code (code)
 	ExpiresIn   time.Duration // validity of a code or link (code, verify_email)
-	Link        string        // verification URL (verify_email)
 	Factor      string        // factor name on the wire: totp, sms, email, recovery_code
 	Device      string        // device name parsed from the user agent (new_device)
 	IP          string        // client address the change came from
@@ -70,7 +70,7 @@ func mustParseTemplates() map[string]mailTemplate {
 }
 
 func parseTemplates(fsys fs.FS) (map[string]mailTemplate, error) {
-	names, err := fs.Glob(fsys, "templates/*.txt")
+	names, err := fs.Glob(fsys, "mail/*.txt")
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func parseTemplates(fsys fs.FS) (map[string]mailTemplate, error) {
 		if text.Lookup("subject") == nil {
 			return nil, fmt.Errorf("parse %s: no subject template", file)
 		}
-		htmlFile := "templates/" + name + ".html"
+		htmlFile := "mail/" + name + ".html"
 		html, err := htmltemplate.New(name+".html").Funcs(funcs).Option("missingkey=error").ParseFS(fsys, htmlFile)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", htmlFile, err)

@@ -69,11 +69,13 @@ type Server struct {
 	Host string // 127.0.0.1
 	Port int
 
-	cfg     config
-	srv     *smtp.Server
-	roots   *x509.CertPool
-	arrived chan struct{}
-	closed  chan struct{}
+	cfg       config
+	srv       *smtp.Server
+	roots     *x509.CertPool
+	arrived   chan struct{}
+	closed    chan struct{}
+	stop      func()
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	messages []Message
@@ -86,6 +88,17 @@ type Server struct {
 // Start runs a server on 127.0.0.1:0 until the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s, err := Listen(opts...)
+	if err != nil {
+		t.Fatalf("mailtest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Listen runs a server on 127.0.0.1:0 until Close (the demo delivery of `make run` uses it
+// outside tests).
+func Listen(opts ...Option) (*Server, error) {
 	s := &Server{Host: "127.0.0.1", arrived: make(chan struct{}, 1), closed: make(chan struct{})}
 	for _, o := range opts {
 		o(&s.cfg)
@@ -100,7 +113,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if s.cfg.startTLS {
 		cert, roots, err := selfSigned()
 		if err != nil {
-			t.Fatalf("mailtest: certificate: %v", err)
+			return nil, fmt.Errorf("certificate: %w", err)
 		}
 		s.roots = roots
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -109,7 +122,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	var lc net.ListenConfig
 	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("mailtest: listen: %v", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	done := make(chan struct{})
@@ -117,16 +130,19 @@ func Start(t testing.TB, opts ...Option) *Server {
 		defer close(done)
 		_ = s.srv.Serve(l)
 	}()
-	t.Cleanup(func() {
+	s.stop = func() {
 		close(s.closed)
 		_ = s.srv.Close()
-		// Serve may not have registered l yet when the test is quick, in
-		// which case Close does not see it: close it here too.
+		// Serve may not have registered l yet when the caller is quick, in which case
+		// Close does not see it: close it here too.
 		_ = l.Close()
 		<-done
-	})
-	return s
+	}
+	return s, nil
 }
+
+// Close stops the server; calling it again does nothing.
+func (s *Server) Close() { s.closeOnce.Do(s.stop) }
 
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }

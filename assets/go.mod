@@ -1,0 +1,3 @@
+module gatehouse/assets
+
+go 1.26.8
