@@ -1,6 +1,7 @@
 // Command demoseed fills a fresh Gatehouse server with a small, believable organisation for
 // demos and the console's screenshots (make screenshots): people with roles, TOTP enrolled for
-// some, trusted devices, live sessions, a locked account, failed sign-ins and revoked sessions.
+// some, trusted devices, live sessions, a locked account, failed sign-ins and revoked sessions,
+// and secrets with versions, rotation policies (one due) and an audit trail.
 // It talks to the server only through its public API (shared/client).
 //
 //	Usage: go run ./scripts/demoseed -server http://127.0.0.1:8080 -email ADMIN -password PASS \
@@ -114,7 +115,63 @@ func seed(ctx context.Context, server, adminEmail, adminPassword, peoplePassword
 			}
 		}
 	}
-	fmt.Printf("demoseed: %d people, sessions, trusted devices, TOTP factors and security events on %s\n", len(people), server)
+	if err := seedSecrets(ctx, admin); err != nil {
+		return err
+	}
+	fmt.Printf("demoseed: %d people, sessions, trusted devices, TOTP factors, security events and %d secrets on %s\n", len(people), len(secrets), server)
+	return nil
+}
+
+// demoSecret is one seeded secret. Values are demo-only, never printed.
+type demoSecret struct {
+	req      api.CreateSecretRequest
+	versions []string // later values, each a new version
+	rotation *api.RotationPolicy
+	rotate   bool // rotate once now
+}
+
+const day = int64(24 * 60 * 60)
+
+var secrets = []demoSecret{
+	{req: api.CreateSecretRequest{Name: "billing/prod/db-password", Value: client.TextValue("demo-Billing-2025-q4"), Description: "Billing primary database (app role)",
+		Owner: "billing-team", Labels: map[string]string{"team": "billing", "env": "prod"}},
+		versions: []string{"demo-Billing-2026-q1", "demo-Billing-2026-q1b"},
+		rotation: &api.RotationPolicy{IntervalSeconds: 30 * day, WindowSeconds: 7 * day, Generator: api.GeneratorSpec{Type: "password", Length: 24}},
+		rotate:   true},
+	// A weekly rotation warned for the whole week: due at once, so the console highlights it.
+	{req: api.CreateSecretRequest{Name: "billing/prod/stripe-api-key", Generate: &api.GeneratorSpec{Type: "apikey", Prefix: "sk_demo_", Length: 40},
+		Description: "Payments provider API key", Owner: "billing-team", Labels: map[string]string{"team": "billing", "env": "prod"}},
+		rotation: &api.RotationPolicy{IntervalSeconds: 7 * day, WindowSeconds: 7 * day, Generator: api.GeneratorSpec{Type: "apikey", Prefix: "sk_demo_", Length: 40}}},
+	{req: api.CreateSecretRequest{Name: "billing/staging/db-password", Value: client.TextValue("demo-staging-pass"), Description: "Billing staging database",
+		Owner: "billing-team", Labels: map[string]string{"team": "billing", "env": "staging"}}},
+	{req: api.CreateSecretRequest{Name: "platform/smtp-password", Value: client.TextValue("demo-smtp-relay"), Description: "Outgoing mail relay",
+		Owner: "platform", Labels: map[string]string{"team": "platform"}},
+		rotation: &api.RotationPolicy{IntervalSeconds: 90 * day, WindowSeconds: 14 * day, Generator: api.GeneratorSpec{Type: "password", Length: 32}}},
+	{req: api.CreateSecretRequest{Name: "search/api-key", Generate: &api.GeneratorSpec{Type: "base64url", Bytes: 32}, Description: "Search cluster API key",
+		Owner: "search-team", Labels: map[string]string{"team": "search"}}},
+}
+
+func seedSecrets(ctx context.Context, admin *client.Client) error {
+	for _, s := range secrets {
+		if _, err := admin.CreateSecret(ctx, s.req); err != nil {
+			return fmt.Errorf("create secret %s: %w", s.req.Name, err)
+		}
+		for _, v := range s.versions {
+			if _, err := admin.PutSecretValue(ctx, s.req.Name, v); err != nil {
+				return fmt.Errorf("new version of %s: %w", s.req.Name, err)
+			}
+		}
+		if s.rotation != nil {
+			if _, err := admin.SetSecretRotation(ctx, s.req.Name, s.rotation); err != nil {
+				return fmt.Errorf("rotation policy of %s: %w", s.req.Name, err)
+			}
+		}
+		if s.rotate {
+			if _, err := admin.RotateSecret(ctx, s.req.Name); err != nil {
+				return fmt.Errorf("rotate %s: %w", s.req.Name, err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -15,8 +15,8 @@ import (
 
 // runTour signs in with GATEHOUSE_CONSOLE_SERVER/EMAIL/PASSWORD, visits every screen and saves
 // a PNG of the window for each into dir (make screenshots: it captures the window when told).
-// GATEHOUSE_TOUR_USER names the user to open. It quits the app at the end; a failure is
-// printed and exits non-zero.
+// GATEHOUSE_TOUR_USER names the user to open, GATEHOUSE_TOUR_SECRET the secret to reveal. It
+// quits the app at the end; a failure is printed and exits non-zero.
 func runTour(a fyne.App, w fyne.Window, c *ui.Console, dir string) {
 	fail := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "screenshot tour: "+format+"\n", args...)
@@ -121,6 +121,23 @@ func runTour(a fyne.App, w fyne.Window, c *ui.Console, dir string) {
 	pause(500 * time.Millisecond)
 	check()
 	shot("06-events.png")
+
+	if os.Getenv("GATEHOUSE_TOUR_SECRET") != "" {
+		do(func() { c.TourScreen(state.ScreenSecrets) })
+		idle()
+		do(func() { c.TourOpenSecret(os.Getenv("GATEHOUSE_TOUR_SECRET")) })
+		idle()
+		idle()
+		var revealed bool
+		do(func() { revealed = c.TourRevealSecret() })
+		if !revealed {
+			fail("no secret to reveal")
+		}
+		idle()
+		check()
+		shot("08-secrets.png")
+		do(c.TourHideSecret)
+	}
 
 	do(func() {
 		c.TourTheme(true)

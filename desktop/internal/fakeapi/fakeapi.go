@@ -44,6 +44,15 @@ type API struct {
 	RequireStepUp bool
 	// NoMFA makes the MFA and device endpoints answer as an older server would (not supported).
 	NoMFA bool
+	// NoKeys makes GET /admin/keys answer as a server without it would (not supported).
+	NoKeys bool
+	// Backends are the secret backends reported with their health.
+	Backends []api.SecretBackend
+	// Keys is the master key status (nil: one key, nothing to re-wrap).
+	Keys *api.KeyStatus
+
+	secrets     map[string]*fakeSecret
+	secretAudit []api.SecretAuditRecord
 
 	me      *api.User
 	pending string // email waiting for its second factor
@@ -69,7 +78,9 @@ func New() *API {
 		passwords: map[string]string{}, sessions: map[string][]api.Session{},
 		devices: map[string][]api.Device{}, mfa: map[string]api.MFAStatus{},
 		SecondFactor: map[string][]string{}, fail: map[string][]error{}, Code: "123456",
-		Now: func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) },
+		secrets:  map[string]*fakeSecret{},
+		Backends: []api.SecretBackend{{Kind: "db", Default: true, Writable: true, Healthy: true}},
+		Now:      func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) },
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/desktop/internal/fakeapi"
 	"gatehouse/desktop/internal/remote"
 	"gatehouse/desktop/internal/state"
 	"gatehouse/server/testserver"
@@ -136,6 +137,100 @@ func TestConsoleAgainstRealServer(t *testing.T) {
 		snap := d.Snapshot()
 		if snap.Version.Version == "" || snap.Live.Status != api.StatusOK || snap.Ready.Status != api.StatusOK || len(snap.Latest) == 0 {
 			t.Fatalf("%+v", snap)
+		}
+	})
+
+	t.Run("secrets: create, reveal, new version, rollback, rotate", func(t *testing.T) {
+		list := state.NewSecrets(b)
+		if _, err := list.Create(ctx, state.SecretDraft{Name: "billing/prod/db-password", Value: "first-pass", Labels: "team=billing", Owner: "billing-team"}); err != nil {
+			t.Fatalf("create: %v\n%s", err, srv.Logs())
+		}
+		if err := list.Filter(ctx, "billing/", "team=billing"); err != nil {
+			t.Fatal(err)
+		}
+		if rows := list.Rows(); len(rows) != 1 || rows[0].Name != "billing/prod/db-password" || rows[0].CurrentVersion != 1 {
+			t.Fatalf("rows %+v", rows)
+		}
+		timers := &fakeapi.Timers{}
+		d := state.NewSecretDetail(b, timers.After)
+		if err := d.Open(ctx, "billing/prod/db-password"); err != nil {
+			t.Fatal(err)
+		}
+		hidden := false
+		if err := d.Reveal(ctx, 0, func() { hidden = true }); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := d.Revealed(); !ok || v.Value != "first-pass" || v.Version != 1 {
+			t.Fatalf("revealed %+v", v)
+		}
+		if err := d.RefreshAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		recs, _, st := d.Audit()
+		if st != state.SectionReady || len(recs) == 0 || recs[0].ActorID != officer.ID || recs[0].Action != "read" || recs[0].Version != 1 {
+			t.Fatalf("the server audited the reveal: %+v %v", recs, st)
+		}
+		timers.FireAll()
+		if _, ok := d.Revealed(); ok || !hidden {
+			t.Fatal("hidden after the exposure time")
+		}
+		if err := d.NewVersion(ctx, "second-pass"); err != nil {
+			t.Fatal(err)
+		}
+		if vs, _ := d.Versions(); len(vs) != 2 || vs[0].Version != 2 || vs[0].Stage != api.StageCurrent || vs[1].Stage != api.StagePrevious {
+			t.Fatalf("versions %+v", vs)
+		}
+		if err := d.Rollback(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := d.ValueToCopy(ctx, 0); err != nil || v != "first-pass" {
+			t.Fatalf("after rollback %q %v", v, err)
+		}
+		if sec, _ := d.Secret(); sec.CurrentVersion != 3 {
+			t.Fatalf("rollback is a new version: %+v", sec)
+		}
+		if err := d.Rotate(ctx); state.Describe(err).Code != state.CodeInvalidInput {
+			t.Fatalf("no policy yet: %v", err)
+		}
+		pol, err := state.RotationDraft{Interval: "30d", Window: "7d", Generator: state.NewGenerator("hex", 16)}.Policy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetRotation(ctx, pol); err != nil {
+			t.Fatalf("policy: %v\n%s", err, srv.Logs())
+		}
+		if sec, _ := d.Secret(); sec.Rotation == nil || sec.NextRotationAt == nil || sec.RotationDue {
+			t.Fatalf("policy set: %+v", sec)
+		}
+		if err := d.Rotate(ctx); err != nil {
+			t.Fatalf("rotate: %v\n%s", err, srv.Logs())
+		}
+		v, err := d.ValueToCopy(ctx, 0)
+		if err != nil || len(v) != 32 || v == "first-pass" {
+			t.Fatalf("rotated value: %d chars, %v", len(v), err)
+		}
+		if sec, _ := d.Secret(); sec.CurrentVersion != 4 || sec.LastRotatedAt == nil {
+			t.Fatalf("rotated: %+v", sec)
+		}
+		actions := map[string]bool{}
+		recs, _, _ = d.Audit()
+		for _, r := range recs {
+			actions[r.Action] = true
+		}
+		if len(actions) < 3 {
+			t.Fatalf("audit actions %v", actions)
+		}
+
+		ops := state.NewSecretOps(b)
+		if err := ops.Load(ctx); err != nil {
+			t.Fatalf("backends and keys: %v\n%s", err, srv.Logs())
+		}
+		backends, bst := ops.Backends()
+		if bst != state.SectionReady || len(backends) == 0 || !slices.ContainsFunc(backends, func(x api.SecretBackend) bool { return x.Kind == "db" && x.Healthy && x.Default }) {
+			t.Fatalf("backends %+v %v", backends, bst)
+		}
+		if k, kst := ops.Keys(); kst != state.SectionReady || k.CurrentVersion < 1 {
+			t.Fatalf("keys %+v %v", k, kst)
 		}
 	})
 

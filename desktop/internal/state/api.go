@@ -173,6 +173,8 @@ type Backend interface {
 	SupportAPI
 	EventsAPI
 	PoolAPI
+	SecretsAPI
+	SecretOpsAPI
 }
 
 // Dialer returns a Backend for a server's base URL, with its own cookie jar.

@@ -26,12 +26,14 @@ const (
 	ScreenDashboard = "dashboard"
 	ScreenUsers     = "users"
 	ScreenEvents    = "events"
+	ScreenSecrets   = "secrets"
 )
 
 // Place is where the user was when the session ended, so signing in again takes them back.
 type Place struct {
 	Screen string
 	UserID string // the user open in the detail pane, if any
+	Secret string // the secret open in the secrets pane, if any
 }
 
 // Session is the sign-in flow and the signed-in account.

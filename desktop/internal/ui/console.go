@@ -27,6 +27,9 @@ type Options struct {
 	SaveFile func(name string, save func(io.WriteCloser))
 	// PoolSleep waits between pool stream reconnects (nil: real time).
 	PoolSleep func(context.Context, time.Duration) error
+	// After arms the timers that hide a revealed secret and clear the clipboard; f must run on
+	// the UI thread (nil: real timers whose f is posted with fyne.Do).
+	After state.AfterFunc
 }
 
 // Console is the window's content: sign-in, then the workspace.
@@ -58,6 +61,9 @@ func New(a fyne.App, win fyne.Window, opt Options) *Console {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.After == nil {
+		opt.After = func(d time.Duration, f func()) func() { return state.RealAfter(d, func() { fyne.Do(f) }) }
 	}
 	c := &Console{app: a, win: win, opt: opt}
 	if opt.SaveFile == nil {
@@ -209,6 +215,7 @@ func (c *Console) expire(retry func()) {
 		return // already back at sign-in
 	}
 	c.opt.Session.Expire(c.place())
+	c.ws.hideSecrets() // a value stays hidden behind the sign-in screen and after it
 	c.showSignIn()
 }
 

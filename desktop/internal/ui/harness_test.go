@@ -46,6 +46,7 @@ type harness struct {
 	fake   *fakeapi.API
 	prefs  *state.MemPrefs
 	runner *syncRunner
+	timers *fakeapi.Timers
 	c      *Console
 	alice  api.User
 	saved  *bytes.Buffer
@@ -68,7 +69,7 @@ func newHarness(t *testing.T) *harness {
 	for i := range 30 {
 		f.AddEvent(api.SecurityEvent{Type: api.EventLoginSucceeded, Outcome: api.OutcomeSuccess, ActorID: alice.ID, SubjectUserID: alice.ID, IP: "192.0.2.1", CreatedAt: now.Add(-time.Duration(i) * time.Minute)})
 	}
-	h := &harness{t: t, fake: f, prefs: state.NewMemPrefs(), runner: &syncRunner{}, alice: alice, saved: &bytes.Buffer{}}
+	h := &harness{t: t, fake: f, prefs: state.NewMemPrefs(), runner: &syncRunner{}, timers: &fakeapi.Timers{}, alice: alice, saved: &bytes.Buffer{}}
 	h.app = test.NewTempApp(t)
 	h.start()
 	return h
@@ -86,6 +87,7 @@ func (h *harness) start() {
 		Runner:   h.runner,
 		Now:      func() time.Time { return now },
 		SaveFile: func(_ string, save func(io.WriteCloser)) { save(nopCloser{h.saved}) },
+		After:    h.timers.After,
 	})
 	h.c.Start()
 	h.t.Cleanup(h.c.Close)

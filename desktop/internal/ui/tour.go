@@ -95,6 +95,41 @@ func (c *Console) TourCloseDialogs() {
 	}
 }
 
+// TourOpenSecret lists every secret and opens the one with this name (else the first).
+func (c *Console) TourOpenSecret(name string) {
+	if c.ws == nil || c.ws.secrets == nil {
+		return
+	}
+	v := c.ws.secrets
+	v.prefix.SetText("")
+	v.label.SetText("")
+	v.runFilter()
+	v.loadOps()
+	c.afterIdle(func() {
+		row := 0
+		for i, s := range v.rows {
+			if s.Name == name {
+				row = i
+			}
+		}
+		if len(v.rows) > 0 {
+			v.table.Select(widget.TableCellID{Row: row, Col: 0})
+		}
+	})
+}
+
+// TourRevealSecret reveals the open secret's current value; false when none is open.
+func (c *Console) TourRevealSecret() bool {
+	if c.ws == nil || c.ws.secrets == nil || c.ws.secrets.pane.reveal == nil {
+		return false
+	}
+	c.ws.secrets.pane.reveal.OnTapped()
+	return true
+}
+
+// TourHideSecret hides a revealed value.
+func (c *Console) TourHideSecret() { c.ws.hideSecrets() }
+
 // TourSelectEvent selects a row of the events table.
 func (c *Console) TourSelectEvent(row int) {
 	if c.ws != nil && c.ws.events != nil && row < len(c.ws.events.rows) {

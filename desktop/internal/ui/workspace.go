@@ -33,6 +33,7 @@ type workspace struct {
 	dash    *dashboardView
 	users   *usersView
 	events  *eventsView
+	secrets *secretsView
 
 	themeBtn *widget.Button
 	signOut  *widget.Button
@@ -57,6 +58,10 @@ func newWorkspace(c *Console) *workspace {
 	if w.caps.ViewEvents {
 		w.events = newEventsView(c, state.NewEvents(b, b))
 		w.add(state.ScreenEvents, "Events", theme.ListIcon(), w.events, w.events.content)
+	}
+	if w.caps.ViewSecrets {
+		w.secrets = newSecretsView(c, state.NewSecrets(b), state.NewSecretDetail(b, c.opt.After), state.NewSecretOps(b))
+		w.add(state.ScreenSecrets, "Secrets", theme.StorageIcon(), w.secrets, w.secrets.content)
 	}
 	w.tabs.OnSelected = func(t *container.TabItem) {
 		if sc := w.screens[t]; sc != nil {
@@ -131,7 +136,22 @@ func (w *workspace) stopStreams() {
 	}
 }
 
-func (w *workspace) stop() { w.stopStreams() }
+// hideSecrets hides a revealed secret value.
+func (w *workspace) hideSecrets() {
+	if w != nil && w.secrets != nil {
+		w.secrets.detail.Hide()
+		w.secrets.pane.show()
+	}
+}
+
+// stop ends the live feeds, hides any revealed secret value and clears a copied one.
+func (w *workspace) stop() {
+	w.stopStreams()
+	if w.secrets != nil {
+		w.secrets.detail.ForgetClipboard(w.c.app.Clipboard())
+		w.secrets.detail.Close()
+	}
+}
 
 func (w *workspace) current() screen { return w.screens[w.tabs.Selected()] }
 
@@ -163,6 +183,9 @@ func (w *workspace) place() state.Place {
 	if p.Screen == state.ScreenUsers && w.users != nil {
 		p.UserID, _ = w.users.detail.ID()
 	}
+	if p.Screen == state.ScreenSecrets && w.secrets != nil {
+		p.Secret, _ = w.secrets.detail.Name()
+	}
 	return p
 }
 
@@ -173,6 +196,9 @@ func (w *workspace) goTo(p state.Place) {
 	}
 	if p.Screen == state.ScreenUsers && p.UserID != "" && w.users != nil {
 		w.users.open(p.UserID)
+	}
+	if p.Screen == state.ScreenSecrets && p.Secret != "" && w.secrets != nil {
+		w.secrets.open(p.Secret)
 	}
 }
 

@@ -86,19 +86,22 @@ func TestLocalRunsOncePerSlot(t *testing.T) {
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run returned %v, want context.Canceled", err)
 	}
-	got := r.get()
-	if len(got) < 4 || len(got) > 6 {
-		t.Fatalf("%d runs in 650ms of 100ms slots, want 5 or so: %v", len(got), got)
-	}
+	// Judged against the slots that really passed (a busy machine oversleeps), not the
+	// 650 ms asked for: at most one run per slot after the first, at least one run.
 	firstSlot := began.UnixNano() / int64(interval)
+	lastSlot := time.Now().UnixNano() / int64(interval)
+	got := r.get()
+	if len(got) < 1 || int64(len(got)) > lastSlot-firstSlot {
+		t.Fatalf("%d runs in %d slots after the first: %v", len(got), lastSlot-firstSlot, got)
+	}
 	seen := map[int64]bool{}
 	for _, s := range got {
 		if seen[s] {
 			t.Fatalf("slot %d ran twice: %v", s, got)
 		}
 		seen[s] = true
-		if s == firstSlot {
-			t.Fatal("ran in the slot it became leader in; it must wait for the next")
+		if s <= firstSlot || s > lastSlot {
+			t.Fatalf("ran in slot %d, outside (%d, %d]: it must wait for the slot after it became leader", s, firstSlot, lastSlot)
 		}
 	}
 }
