@@ -23,6 +23,9 @@
 #   BENCH_DURATION         measured time per run (default 10s, at most 5m)
 #   BENCH_WARMUP           unmeasured warm-up before each run (default 1s)
 #   BENCH_MAX_ERROR_RATE   fail if a run's errors exceed this fraction, e.g. 0.01 (default 1: never)
+#   BENCH_SESSION_CACHE    the server's auth.session_cache, auto or off (default auto)
+#   BENCH_REDIS_URL        redis://... for the PostgreSQL server (default none). PostgreSQL
+#                          caches sessions only with Redis (docs/configuration.md).
 #   BENCH_POSTGRES_URL, or GATEHOUSE_TEST_POSTGRES_URL
 #                          postgres://USER@HOST:PORT/DB?sslmode=disable: a database psql can
 #                          connect to as a user allowed to CREATE DATABASE. Unset: SQLite only.
@@ -46,6 +49,8 @@ duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-1s}
 max_error_rate=${BENCH_MAX_ERROR_RATE:-1}
 pg_url=${BENCH_POSTGRES_URL:-${GATEHOUSE_TEST_POSTGRES_URL:-}}
+session_cache=${BENCH_SESSION_CACHE:-auto}
+redis_url=${BENCH_REDIS_URL:-}
 pg_db=gatehouse_bench_$$
 
 # The bootstrap account every login and /me run uses. The password is long enough, not in the
@@ -142,9 +147,13 @@ start_server() {
 		GATEHOUSE_BENCH_ENDPOINTS=true
 		GATEHOUSE_ADMIN_EMAIL="$bench_email"
 		GATEHOUSE_ADMIN_PASSWORD="$bench_password"
-		GATEHOUSE_LOGIN_RATE_PER_IP=60000)
+		GATEHOUSE_LOGIN_RATE_PER_IP=60000
+		GATEHOUSE_SESSION_CACHE="$session_cache")
 	if [[ -n $db_url ]]; then
 		env_args+=(GATEHOUSE_DATABASE_URL="$db_url")
+		if [[ -n $redis_url ]]; then
+			env_args+=(GATEHOUSE_REDIS_URL="$redis_url")
+		fi
 	fi
 	say "starting bin/gatehouse serve on $name at $addr"
 	env "${env_args[@]}" bin/gatehouse serve >"$server_log" 2>&1 &
@@ -359,6 +368,7 @@ fi
 
 # --- summary ----------------------------------------------------------------------------------
 
+say "session cache: $session_cache; PostgreSQL with Redis: $([[ -n $redis_url ]] && echo yes || echo no)"
 say "summary: $duration per run after $warmup warm-up; c=clients (hash rows: goroutines, req/s = hashes/s)"
 bin/load -summary "${results[@]}"
 echo

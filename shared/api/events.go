@@ -34,6 +34,16 @@ const (
 	EventMFAReset           = "mfa.reset"            // support or an admin removed every factor of a user
 	EventDeviceTrusted      = "device.trusted"       // a browser was remembered after a second factor
 	EventDeviceRevoked      = "device.revoked"       // trust in one or all devices was ended
+
+	// Secrets administration (SEC-41, SEC-42). Reads and writes of secret values have their own
+	// per-secret audit trail; these are the changes to who may do them, and rotation warnings.
+	EventSecretPolicyCreated        = "secret_policy.created"         // a secret access policy was added (failure: refused as invalid)
+	EventSecretPolicyDeleted        = "secret_policy.deleted"         // a secret access policy was removed (failure: no such policy)
+	EventServiceAccountCreated      = "service_account.created"       // a service account was created (failure: invalid or name taken)
+	EventServiceAccountDeleted      = "service_account.deleted"       // a service account was deleted with its tokens and policies
+	EventServiceAccountTokenIssued  = "service_account.token_issued"  // an API token was issued to a service account (never the token itself)
+	EventServiceAccountTokenRevoked = "service_account.token_revoked" // a service account's API token was revoked
+	EventSecretRotationDue          = "secret.rotation_due"           // a secret's scheduled rotation falls due within the warning period (once per due time)
 )
 
 // EventTypes lists every security event type defined here, for documentation, filters in the
@@ -47,6 +57,8 @@ func EventTypes() []string {
 		EventMFARequired, EventMFAChallengeSent, EventMFAVerified, EventMFAFailed, EventMFAStepUp,
 		EventMFAFactorAdded, EventMFAFactorRemoved, EventMFARecoveryRenewed, EventMFAReset,
 		EventDeviceTrusted, EventDeviceRevoked,
+		EventSecretPolicyCreated, EventSecretPolicyDeleted, EventServiceAccountCreated, EventServiceAccountDeleted,
+		EventServiceAccountTokenIssued, EventServiceAccountTokenRevoked, EventSecretRotationDue,
 	}
 }
 

@@ -9,12 +9,14 @@ import (
 	"github.com/google/uuid"
 
 	"gatehouse/server/internal/auth"
+	"gatehouse/server/internal/authcache"
 	"gatehouse/server/internal/config"
 	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/password"
 	"gatehouse/server/internal/ratelimit"
 	"gatehouse/server/internal/session"
+	"gatehouse/server/internal/store"
 	"gatehouse/server/internal/token"
 	"gatehouse/server/internal/users"
 	"gatehouse/shared/api"
@@ -52,7 +54,15 @@ func (a *App) wireAccounts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	a.Sessions = session.New(a.DB.Sessions(), session.Options{IdleTTL: cfg.Auth.SessionIdleTTL, AbsoluteTTL: cfg.Auth.SessionAbsoluteTTL})
+	var sessionStore session.Store = a.DB.Sessions()
+	var userStore users.Store = a.DB.Users()
+	if a.AuthCache = newAuthCache(a); a.AuthCache != nil {
+		if err := a.AuthCache.Register(a.Registry); err != nil {
+			return err
+		}
+		sessionStore, userStore = a.AuthCache.Sessions(sessionStore), a.AuthCache.Users(userStore)
+	}
+	a.Sessions = session.New(sessionStore, session.Options{IdleTTL: cfg.Auth.SessionIdleTTL, AbsoluteTTL: cfg.Auth.SessionAbsoluteTTL})
 	a.Events = events.New(a.DB.Events(), events.Options{RequestID: httpapi.RequestID})
 	if err := a.Events.Register(a.Registry); err != nil {
 		return fmt.Errorf("event metrics: %w", err)
@@ -67,10 +77,24 @@ func (a *App) wireAccounts(ctx context.Context) error {
 	}
 	a.MFA = mfa.mfa
 	a.Auth = auth.New(auth.Deps{
-		Users: a.DB.Users(), Hasher: hasher, Policy: password.Validate, Sessions: a.Sessions, Tokens: a.Tokens,
+		Users: userStore, Hasher: hasher, Policy: password.Validate, Sessions: a.Sessions, Tokens: a.Tokens,
 		Throttle: throttle, Events: a.Events, NewID: uuid.NewString, MFA: mfa.mfa,
 	}, auth.Options{AllowRegistration: cfg.Registration()})
 	return a.bootstrapAdmin(ctx)
+}
+
+// newAuthCache returns the session and user cache, or nil when it is off: by configuration, or
+// on PostgreSQL without Redis, where other replicas' writes could not reach it (SEC-12).
+func newAuthCache(a *App) *authcache.Cache {
+	cfg := a.Config.Auth
+	if cfg.SessionCache == "off" || (a.DB.Dialect() != store.DialectSQLite && a.Redis == nil) {
+		return nil
+	}
+	o := authcache.Options{MaxEntries: cfg.SessionCacheSize, MaxAge: cfg.SessionCacheMaxAge}
+	if a.Redis != nil { // a nil *redis.Client must not become a non-nil redis.Cmdable
+		o.Redis = a.Redis
+	}
+	return authcache.New(o)
 }
 
 // newThrottle keeps login throttling in Redis when configured, so replicas share counts

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse/server/internal/auth"
+	"gatehouse/server/internal/authcache"
 	"gatehouse/server/internal/buildinfo"
 	"gatehouse/server/internal/config"
 	"gatehouse/server/internal/events"
@@ -50,6 +51,8 @@ type App struct {
 	Auth     *auth.Service
 	MFA      *auth.MFA // nil when no factor is offered
 	Jobs     *Jobs     // leader-only background jobs (jobs.go)
+	// AuthCache caches sessions and users for the per-request check (accounts.go); nil when off.
+	AuthCache *authcache.Cache
 	// Secrets is the secrets manager, SecretsAudit its audit writer, ServiceAccounts the
 	// callers of its API (secrets.go).
 	Secrets         *secrets.Service
@@ -194,6 +197,7 @@ func (a *App) wire(ctx context.Context) error {
 		Keys:            a.Jobs.Rewrap,
 		Secrets:         a.Secrets,
 		ServiceAccounts: a.ServiceAccounts,
+		SecretEvents:    a.Events,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -8,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/leader"
 	"gatehouse/server/internal/rewrap"
 	"gatehouse/server/internal/secrets"
 	"gatehouse/server/internal/secrets/schedule"
+	"gatehouse/shared/api"
 )
 
 // Jobs are the leader-only background jobs: each runs on one replica at a time (a PostgreSQL
@@ -28,6 +30,9 @@ type Jobs struct {
 	Rewrap *rewrap.Job
 	// Rotation rotates the secrets whose rotation policy says they are due.
 	Rotation *schedule.Scheduler
+	// RotationWarnings records secret.rotation_due events ahead of due rotations; nil when
+	// jobs.rotation_warning is 0.
+	RotationWarnings *schedule.Warner
 
 	mu      sync.Mutex
 	list    []leaderJob
@@ -145,10 +150,63 @@ func (a *App) wireJobs() error {
 	if err != nil {
 		return err
 	}
-	return a.Jobs.Add("secrets-rotation", cfg.RotationInterval, func(ctx context.Context) error {
+	if err := a.Jobs.Add("secrets-rotation", cfg.RotationInterval, func(ctx context.Context) error {
 		_, err := a.Jobs.Rotation.Run(ctx)
 		return err
+	}); err != nil {
+		return err
+	}
+
+	if cfg.RotationWarning <= 0 {
+		return nil
+	}
+	a.Jobs.RotationWarnings, err = schedule.NewWarner(a.DB, eventWarningLog{a}, schedule.WarnOptions{
+		Ahead: cfg.RotationWarning, Logger: a.Logger,
 	})
+	if err != nil {
+		return err
+	}
+	return a.Jobs.Add("secrets-rotation-warnings", cfg.RotationInterval, func(ctx context.Context) error {
+		_, err := a.Jobs.RotationWarnings.Run(ctx)
+		return err
+	})
+}
+
+// eventWarningLog keeps rotation warnings in the security event log (secret.rotation_due),
+// which is also where the warner learns which it gave already. The recorder is wired after
+// the jobs, so it is reached through the App when the job runs.
+type eventWarningLog struct{ a *App }
+
+func (l eventWarningLog) Warned(ctx context.Context, since time.Time) (map[string]bool, error) {
+	if l.a.Events == nil {
+		return nil, errors.New("rotation warnings: the security event log is not wired")
+	}
+	out := map[string]bool{}
+	for page := 1; ; page++ {
+		list, _, err := l.a.Events.List(ctx, events.Filter{Type: api.EventSecretRotationDue, Since: since, Page: page, PerPage: events.MaxPerPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range list {
+			name, _ := e.Details["name"].(string)
+			text, _ := e.Details["due_at"].(string)
+			if due, err := time.Parse(time.RFC3339, text); err == nil {
+				out[schedule.WarningKey(name, due)] = true
+			}
+		}
+		if len(list) < events.MaxPerPage {
+			return out, nil
+		}
+	}
+}
+
+func (l eventWarningLog) Warn(ctx context.Context, d secrets.Due) error {
+	if l.a.Events == nil {
+		return errors.New("rotation warnings: the security event log is not wired")
+	}
+	// The system acts: no actor, no subject user. "name" and "due_at" are what Warned reads back.
+	return l.a.Events.Record(ctx, events.Event{Type: api.EventSecretRotationDue, Outcome: api.OutcomeSuccess,
+		Details: map[string]any{"name": d.Name, "due_at": schedule.DueText(d.At)}})
 }
 
 // appRotator rotates through the App's secrets service once it is wired.

@@ -120,9 +120,11 @@ func (a *App) wireMFA(limiter ratelimit.Limiter) (mfaParts, error) {
 	if err != nil {
 		return parts, err
 	}
-	// Second-factor attempts and code sends share the password limiter's store: 30 a minute
-	// per IP (and per user for sends) in bursts of 10; the per-binding cooldown spaces sends.
-	m.Throttle = auth.NewThrottle(limiter, lockout, ratelimit.Limit{Rate: 30, Period: time.Minute, Burst: 10})
+	// Second-factor attempts and code sends share the password limiter's store: mfa.rate_per_ip
+	// a minute per IP (and per user for sends) in bursts of up to 10; the per-binding cooldown
+	// spaces sends further.
+	rate := cfg.MFA.RatePerIP
+	m.Throttle = auth.NewThrottle(limiter, lockout, ratelimit.Limit{Rate: rate, Period: time.Minute, Burst: min(10, rate)})
 	m.Pending = pending.New(a.DB.Pending(), pending.Options{TTL: cfg.MFA.PendingTTL, MaxFailures: cfg.MFA.CodeMaxAttempts})
 	m.Devices = device.New(a.DB.Devices(), device.Options{TTL: cfg.MFA.DeviceTTL})
 	if parts.mail != nil {

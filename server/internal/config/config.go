@@ -54,6 +54,7 @@ type MFA struct {
 	CodeCooldown    time.Duration `env:"GATEHOUSE_MFA_CODE_COOLDOWN" yaml:"code_cooldown" doc:"Wait before another SMS or email code may be sent for the same login."`
 	CodeMaxAttempts int           `env:"GATEHOUSE_MFA_CODE_MAX_ATTEMPTS" yaml:"code_max_attempts" doc:"Wrong entries a code or pending login survives (at most 5, SEC-21)."`
 	DeviceTTL       time.Duration `env:"GATEHOUSE_MFA_DEVICE_TTL" yaml:"device_ttl" doc:"How long a remembered (trusted) device skips the second factor."`
+	RatePerIP       int           `env:"GATEHOUSE_MFA_RATE_PER_IP" yaml:"rate_per_ip" doc:"Second-factor attempts and code sends per minute admitted from one client IP (and sends per user), in bursts of up to 10 (SEC-21, SEC-27). Raise it when many users share one address (NAT)."`
 }
 
 // SMTP configures outgoing mail: email codes, security notifications, email verification.
@@ -140,6 +141,7 @@ type Jobs struct {
 
 	RotationInterval time.Duration `env:"GATEHOUSE_JOBS_ROTATION_INTERVAL" yaml:"rotation_interval" doc:"How often the leader rotates the secrets whose rotation policy says they are due (SEC-44)."`
 	RotationRetry    time.Duration `env:"GATEHOUSE_JOBS_ROTATION_RETRY" yaml:"rotation_retry" doc:"After a scheduled rotation fails (its test hook refused, its backend failed), how long before it is tried again. The current version stays in use meanwhile."`
+	RotationWarning  time.Duration `env:"GATEHOUSE_JOBS_ROTATION_WARNING" yaml:"rotation_warning" doc:"How far ahead of a secret's scheduled rotation the leader records a secret.rotation_due security event (once per secret and due time, checked every rotation_interval). 0 records none."`
 }
 
 // Twilio configures SMS codes through Twilio's Messages API.
@@ -159,6 +161,9 @@ type Auth struct {
 	SessionAbsoluteTTL time.Duration `env:"GATEHOUSE_SESSION_ABSOLUTE_TTL" yaml:"session_absolute_ttl" doc:"A session expires this long after sign-in, however busy (SEC-13)."`
 	Registration       *bool         `env:"GATEHOUSE_REGISTRATION" yaml:"registration" doc:"Allow self-registration (POST /api/v1/auth/register). Default: on in development and test, off in production."`
 	LoginPerIPPerMin   int           `env:"GATEHOUSE_LOGIN_RATE_PER_IP" yaml:"login_rate_per_ip" doc:"Password attempts per minute admitted from one client IP (SEC-05)."`
+	SessionCache       string        `env:"GATEHOUSE_SESSION_CACHE" yaml:"session_cache" doc:"auto or off. auto caches sessions and users in memory with exact invalidation (SEC-12): on SQLite, and on PostgreSQL only with redis.url set (a per-user generation in Redis, one GET per request); off on PostgreSQL without Redis, where other replicas' writes would go unseen."`
+	SessionCacheSize   int           `env:"GATEHOUSE_SESSION_CACHE_SIZE" yaml:"session_cache_size" doc:"Most cached entries (sessions by ID, sessions by cookie, users); beyond it arbitrary entries are evicted."`
+	SessionCacheMaxAge time.Duration `env:"GATEHOUSE_SESSION_CACHE_MAX_AGE" yaml:"session_cache_max_age" doc:"Longest a cached entry is used before the database is read again. Bounds only writes the server cannot see: those of another process (the admin CLI) without Redis."`
 }
 
 // Password configures argon2id (SEC-01) and how many hashes may run at once (SEC-06).
@@ -253,16 +258,17 @@ func Default() Config {
 		Auth: Auth{
 			Issuer: "gatehouse", Audience: "gatehouse", AccessTTL: 15 * time.Minute,
 			SessionIdleTTL: 30 * time.Minute, SessionAbsoluteTTL: 12 * time.Hour, LoginPerIPPerMin: 30,
+			SessionCache: "auto", SessionCacheSize: 10000, SessionCacheMaxAge: 10 * time.Second,
 		},
 		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
 		MFA: MFA{
 			Factors: []string{"totp", "sms", "email", "recovery_code"}, Issuer: "Gatehouse",
 			RequiredRoles: []string{"admin", "support"}, Grace: 7 * 24 * time.Hour, PendingTTL: 5 * time.Minute,
-			CodeTTL: 10 * time.Minute, CodeCooldown: 30 * time.Second, CodeMaxAttempts: 5, DeviceTTL: 30 * 24 * time.Hour,
+			CodeTTL: 10 * time.Minute, CodeCooldown: 30 * time.Second, CodeMaxAttempts: 5, DeviceTTL: 30 * 24 * time.Hour, RatePerIP: 30,
 		},
 		SMTP: SMTP{Port: 587, TLS: "starttls", Timeout: 10 * time.Second},
 		Jobs: Jobs{LockCheck: 5 * time.Second, RewrapInterval: time.Minute, RewrapBatch: 200, RewrapGrace: 2 * time.Minute,
-			RotationInterval: time.Minute, RotationRetry: time.Hour},
+			RotationInterval: time.Minute, RotationRetry: time.Hour, RotationWarning: 7 * 24 * time.Hour},
 		Secrets: Secrets{
 			DefaultBackend: "db", MaxValueBytes: 64 << 10, CacheTTL: 5 * time.Minute, EnvPrefix: "GATEHOUSE_SECRET_",
 			EnvEnabled: true, RecoveryWindow: 7 * 24 * time.Hour, PurgeInterval: time.Hour, AuditBatch: 256,

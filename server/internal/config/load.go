@@ -178,6 +178,15 @@ func (c *Config) Validate() error {
 	if c.Auth.SessionIdleTTL <= 0 || c.Auth.SessionAbsoluteTTL < c.Auth.SessionIdleTTL {
 		add("auth: session_idle_ttl must be positive and at most session_absolute_ttl")
 	}
+	if c.Auth.SessionCache != "auto" && c.Auth.SessionCache != "off" {
+		add("auth.session_cache: %q must be auto or off", c.Auth.SessionCache)
+	}
+	if c.Auth.SessionCacheSize < 1 || c.Auth.SessionCacheSize > 10_000_000 {
+		add("auth.session_cache_size: %d must be between 1 and 10000000", c.Auth.SessionCacheSize)
+	}
+	if c.Auth.SessionCacheMaxAge < time.Second || c.Auth.SessionCacheMaxAge > 10*time.Minute {
+		add("auth.session_cache_max_age: %s must be between 1s and 10m", c.Auth.SessionCacheMaxAge)
+	}
 	if c.Auth.LoginPerIPPerMin < 1 || c.Auth.LoginPerIPPerMin > 60_000 {
 		add("auth.login_rate_per_ip: must be between 1 and 60000")
 	}
@@ -277,6 +286,9 @@ func (c *Config) mfaProblems() []string {
 	}
 	if c.MFA.Issuer == "" {
 		add("mfa.issuer: must not be empty")
+	}
+	if c.MFA.RatePerIP < 1 || c.MFA.RatePerIP > 60_000 {
+		add("mfa.rate_per_ip: must be between 1 and 60000")
 	}
 	if c.SMTP.Host != "" {
 		if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
@@ -392,6 +404,9 @@ func (c *Config) jobsProblems() []string {
 	j := c.Jobs
 	if j.LockCheck <= 0 || j.RewrapInterval <= 0 || j.RewrapBatch <= 0 || j.RotationInterval <= 0 || j.RotationRetry <= 0 {
 		p = append(p, "jobs: lock_check, rewrap_interval, rewrap_batch, rotation_interval and rotation_retry must be positive")
+	}
+	if j.RotationWarning < 0 {
+		p = append(p, "jobs.rotation_warning: must not be negative (0 turns the warnings off)")
 	}
 	// Replicas reload the keyring every minute (app.KeyReloadInterval); moving values to a
 	// version sooner could hand a replica a ciphertext it cannot open yet.

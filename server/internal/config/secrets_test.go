@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecretsSettings(t *testing.T) {
@@ -37,5 +38,20 @@ func TestSecretsSettings(t *testing.T) {
 	c.Secrets.EnvPrefix = "GATEHOUSE_" // unused, so not refused
 	if err := c.Validate(); err != nil {
 		t.Fatalf("env off: %v", err)
+	}
+}
+
+func TestRotationWarningSetting(t *testing.T) {
+	c := Default()
+	if c.Jobs.RotationWarning != 7*24*time.Hour {
+		t.Fatalf("default rotation warning = %v, want 7 days", c.Jobs.RotationWarning)
+	}
+	c.Jobs.RotationWarning = 0 // off
+	if err := c.Validate(); err != nil {
+		t.Fatalf("rotation warnings off: %v", err)
+	}
+	c.Jobs.RotationWarning = -time.Hour
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "jobs.rotation_warning") {
+		t.Fatalf("negative rotation warning: %v", err)
 	}
 }

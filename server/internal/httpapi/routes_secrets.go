@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/server/internal/auth"
 	"gatehouse/server/internal/authz"
+	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/secrets"
 	"gatehouse/server/internal/serviceaccount"
 	"gatehouse/shared/api"
@@ -49,6 +50,50 @@ type ServiceAccounts interface {
 	CreateToken(ctx context.Context, accountID, name string, ttl time.Duration) (serviceaccount.Token, string, error)
 	ListTokens(ctx context.Context, accountID string) ([]serviceaccount.Token, error)
 	RevokeToken(ctx context.Context, accountID, tokenID string) error
+}
+
+// SecurityEvents records security events (internal/events.Recorder).
+type SecurityEvents interface {
+	Record(ctx context.Context, e events.Event) error
+}
+
+// maxEventText bounds request input copied into an event's details.
+const maxEventText = 256
+
+// recordAdminEvent records one secrets administration event (policies, service accounts and
+// their tokens) for the calling admin, with the action's outcome: success, denied (SEC-42) or
+// failure with the API code as the reason. Details carry IDs and names, never a token.
+// The returned error is the recorder's: a change whose trail cannot be written is answered
+// as an error, not as a silent success.
+func (s *Server) recordAdminEvent(c *gin.Context, typ string, actionErr error, details map[string]any) error {
+	if s.events == nil {
+		return nil
+	}
+	outcome := api.OutcomeSuccess
+	if actionErr != nil {
+		outcome = api.OutcomeFailure
+		code := resolveError(c.Request.Context(), actionErr).Code
+		if code == api.CodeForbidden {
+			outcome = api.OutcomeDenied
+		}
+		details["reason"] = string(code)
+	}
+	m := meta(c)
+	return s.events.Record(c.Request.Context(), events.Event{Type: typ, Outcome: outcome, ActorID: principal(c).UserID,
+		IP: m.IP, UserAgent: m.UserAgent, Details: details})
+}
+
+// afterAdminEvent records the event and answers err (the action's, or else the recorder's)
+// if there is one; it reports whether the handler may answer the success.
+func (s *Server) afterAdminEvent(c *gin.Context, typ string, err error, details map[string]any) bool {
+	if rerr := s.recordAdminEvent(c, typ, err, details); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		WriteError(c, err)
+		return false
+	}
+	return true
 }
 
 // backendHealthTimeout bounds each backend's health check in GET /admin/secret-backends.
@@ -98,8 +143,8 @@ var secretRoutes = []secretRoute{
 const secretsCatchAll = APIPrefix + "/secrets/*path"
 
 // routeSecrets registers the secrets API and its administration.
-func (s *Server) routeSecrets(sec Secrets, sa ServiceAccounts) {
-	s.secrets, s.serviceAccounts = sec, sa
+func (s *Server) routeSecrets(sec Secrets, sa ServiceAccounts, ev SecurityEvents) {
+	s.secrets, s.serviceAccounts, s.events = sec, sa, ev
 
 	// Administrators act on secrets at aal2 like on every admin route (SEC-25); the gate lets
 	// other users and service accounts through to the service's own checks (SEC-42).
@@ -522,16 +567,20 @@ func (s *Server) createPolicy(c *gin.Context) {
 		np.Actions = append(np.Actions, secrets.Action(a))
 	}
 	p, err := s.secrets.CreatePolicy(c.Request.Context(), actor(c), np)
-	if err != nil {
-		WriteError(c, err)
+	details := map[string]any{"subject_type": truncate(req.SubjectType, maxEventText), "subject": truncate(req.Subject, maxEventText),
+		"pattern": truncate(req.Pattern, maxEventText)}
+	if err == nil {
+		details["policy_id"], details["actions"] = p.ID, policyAPI(p).Actions
+	}
+	if !s.afterAdminEvent(c, api.EventSecretPolicyCreated, err, details) {
 		return
 	}
 	c.JSON(http.StatusCreated, policyAPI(p))
 }
 
 func (s *Server) deletePolicy(c *gin.Context) {
-	if err := s.secrets.DeletePolicy(c.Request.Context(), actor(c), c.Param("id")); err != nil {
-		WriteError(c, err)
+	err := s.secrets.DeletePolicy(c.Request.Context(), actor(c), c.Param("id"))
+	if !s.afterAdminEvent(c, api.EventSecretPolicyDeleted, err, map[string]any{"policy_id": truncate(c.Param("id"), maxEventText)}) {
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -565,8 +614,11 @@ func (s *Server) createServiceAccount(c *gin.Context) {
 		return
 	}
 	a, err := s.serviceAccounts.Create(c.Request.Context(), req.Name, req.Description, actor(c).Ref())
-	if err != nil {
-		WriteError(c, err)
+	details := map[string]any{"name": truncate(req.Name, maxEventText)}
+	if err == nil {
+		details["service_account_id"] = a.ID
+	}
+	if !s.afterAdminEvent(c, api.EventServiceAccountCreated, err, details) {
 		return
 	}
 	c.JSON(http.StatusCreated, serviceAccountAPI(a))
@@ -582,8 +634,8 @@ func (s *Server) getServiceAccount(c *gin.Context) {
 }
 
 func (s *Server) deleteServiceAccount(c *gin.Context) {
-	if err := s.serviceAccounts.Delete(c.Request.Context(), c.Param("id")); err != nil {
-		WriteError(c, err)
+	err := s.serviceAccounts.Delete(c.Request.Context(), c.Param("id"))
+	if !s.afterAdminEvent(c, api.EventServiceAccountDeleted, err, map[string]any{"service_account_id": truncate(c.Param("id"), maxEventText)}) {
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -613,8 +665,15 @@ func (s *Server) createServiceAccountToken(c *gin.Context) {
 		return
 	}
 	t, plain, err := s.serviceAccounts.CreateToken(c.Request.Context(), c.Param("id"), req.Name, time.Duration(req.ExpiresInSeconds)*time.Second)
-	if err != nil {
-		WriteError(c, err)
+	// Never the token itself: its ID and name identify it ("token" keys would be stripped anyway).
+	details := map[string]any{"service_account_id": truncate(c.Param("id"), maxEventText), "credential_name": truncate(req.Name, maxEventText)}
+	if err == nil {
+		details["credential_id"] = t.ID
+		if t.ExpiresAt != nil {
+			details["expires_at"] = t.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+	}
+	if !s.afterAdminEvent(c, api.EventServiceAccountTokenIssued, err, details) {
 		return
 	}
 	// Shown once: never cached anywhere.
@@ -623,8 +682,9 @@ func (s *Server) createServiceAccountToken(c *gin.Context) {
 }
 
 func (s *Server) revokeServiceAccountToken(c *gin.Context) {
-	if err := s.serviceAccounts.RevokeToken(c.Request.Context(), c.Param("id"), c.Param("tid")); err != nil {
-		WriteError(c, err)
+	err := s.serviceAccounts.RevokeToken(c.Request.Context(), c.Param("id"), c.Param("tid"))
+	if !s.afterAdminEvent(c, api.EventServiceAccountTokenRevoked, err, map[string]any{
+		"service_account_id": truncate(c.Param("id"), maxEventText), "credential_id": truncate(c.Param("tid"), maxEventText)}) {
 		return
 	}
 	c.Status(http.StatusNoContent)

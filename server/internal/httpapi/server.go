@@ -85,6 +85,9 @@ type Options struct {
 	// ServiceAccounts authenticates "gsa_" bearer tokens and serves their administration;
 	// nil: such tokens are refused like any unknown bearer token.
 	ServiceAccounts ServiceAccounts
+	// SecretEvents records the secrets administration's security events (policies, service
+	// accounts and their tokens); nil records none.
+	SecretEvents SecurityEvents
 
 	// Keys serves GET /api/v1/admin/keys (routes_keys.go); nil leaves it out. It needs Accounts.
 	Keys KeyStatusReader
@@ -118,6 +121,7 @@ type Server struct {
 
 	secrets         Secrets
 	serviceAccounts ServiceAccounts
+	events          SecurityEvents
 }
 
 // ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
@@ -216,7 +220,7 @@ func New(opts Options) (*Server, error) {
 		s.routeBench(opts.BenchJWT)
 	}
 	if s.accounts != nil && opts.Secrets != nil {
-		s.routeSecrets(opts.Secrets, opts.ServiceAccounts)
+		s.routeSecrets(opts.Secrets, opts.ServiceAccounts, opts.SecretEvents)
 	}
 	if s.accounts != nil && opts.Keys != nil {
 		s.routeKeys(opts.Keys)

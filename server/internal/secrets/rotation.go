@@ -53,6 +53,12 @@ func (s *Service) scheduleRotation(sec *Secret, from time.Time) {
 	}
 }
 
+// Due is a secret's next scheduled rotation time.
+type Due struct {
+	Name string
+	At   time.Time
+}
+
 // RotationDue reports whether a secret's scheduled rotation is due within its policy's
 // window (the API's expiry warning).
 func RotationDue(sec Secret, now time.Time) bool {
@@ -151,6 +157,11 @@ func (s *Service) Rotate(ctx context.Context, a Actor, name string) (Version, er
 		w, ok := b.(Writer)
 		if !ok {
 			return backendErr(sec.Backend, ErrReadOnly)
+		}
+		if sec.Rotation.HookURL != "" && s.hook == nil {
+			// The policy asks for a test this server cannot sign (no rotation hook key, e.g.
+			// after a restart without it): refuse rather than promote an untested value (SEC-44).
+			return fmt.Errorf("%w: the policy names a test hook but this server has no rotation hook key", ErrRotationFailed)
 		}
 		value, err := s.generate(sec.Rotation.Generator) // create
 		if err != nil {

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"gatehouse/server/internal/secrets"
+	secretsdb "gatehouse/server/internal/secrets/db"
 	"gatehouse/server/internal/testenv"
 )
 
@@ -61,6 +64,38 @@ func TestSEC44RotationBackendFails(t *testing.T) {
 		}
 		if val, n := f.read(t, admin, "vault/db", 0); n != 2 || len(val) != 32 {
 			t.Fatalf("rotated value: %q v%d", val, n)
+		}
+	})
+}
+
+// SEC-44: a policy that names a test hook is never rotated untested, also when the server
+// restarted without the hook key: the rotation fails and the current version stays.
+func TestSEC44RotationWithoutHookKeyRefused(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, dialect string) {
+		f := newFixture(t, dialect)
+		ctx := context.Background()
+		f.create(t, "db/hooked", "original")
+		pol := &secrets.RotationPolicy{Interval: 24 * time.Hour, HookURL: "https://hooks.example.com/test",
+			Generator: secrets.Generator{Type: "password", Length: 24}}
+		if _, err := f.svc.SetRotation(ctx, admin, "db/hooked", pol); err != nil {
+			t.Fatal(err)
+		}
+		// The same database, served by a server without a rotation hook key.
+		noHook, err := secrets.New(secrets.Deps{
+			Store:                f.db.Secrets(),
+			Backends:             map[string]secrets.Backend{secrets.KindDB: secretsdb.New(f.db.SecretValues(), sharedKeyring(t), nil)},
+			Audit:                f.audit,
+			Generator:            generator{},
+			ServiceAccountExists: func(context.Context, string) error { return nil },
+		}, secrets.Options{DefaultBackend: secrets.KindDB, Now: f.clock.Now, NewID: uuid.NewString})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := noHook.Rotate(ctx, admin, "db/hooked"); !errors.Is(err, secrets.ErrRotationFailed) {
+			t.Fatalf("rotation without the hook key: %v", err)
+		}
+		if v, n := f.read(t, admin, "db/hooked", 0); v != "original" || n != 1 {
+			t.Fatalf("current after the refused rotation: %q v%d", v, n)
 		}
 	})
 }

@@ -318,8 +318,9 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (Session, erro
 
 // Validate checks the session a verified JWT names (its sid claim), with the same answers as
 // Authenticate. It is the per-request check for bearer tokens, so it costs one primary-key
-// read, plus a write at most once per TouchInterval. There is deliberately no in-process
-// cache: a cache could answer for a session another replica has just revoked.
+// read, plus a write at most once per TouchInterval. Caching belongs to the Store: a cache
+// decorator (internal/authcache) must invalidate exactly, across replicas too (SEC-12); the
+// expiry checks here run on every call whatever the store answers from.
 func (m *Manager) Validate(ctx context.Context, sid string) (Session, error) {
 	id, ok := canonicalID(sid)
 	if !ok {
