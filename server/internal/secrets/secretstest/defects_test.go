@@ -11,9 +11,6 @@ import (
 	"gatehouse/server/internal/secrets/secretstest"
 )
 
-// The suite must fail a defective backend. Each defect runs the suite in a child test process
-// (a failing subtest would fail this test too) and checks that it failed, in the right place.
-
 const defectEnv = "SECRETSTEST_DEFECT"
 
 // foldingBackend encodes names the careless way: '/' becomes '-' and case is folded, so
@@ -38,30 +35,30 @@ func (o overwritingBackend) Put(ctx context.Context, name string, data []byte) (
 	return o.memory.Put(ctx, name, data)
 }
 
-func TestDefectiveBackendHelper(t *testing.T) {
+// TestSuiteCatchesDefects runs the suite against each defective backend in a child process of
+// this test binary (a failing subtest would fail this test too), and checks that it failed,
+// in the right place. The child is this same test with SECRETSTEST_DEFECT set.
+func TestSuiteCatchesDefects(t *testing.T) {
 	switch os.Getenv(defectEnv) {
 	case "folding":
 		secretstest.Exercise(t, foldingBackend{newMemory()}, secretstest.Options{})
+		return
 	case "overwriting":
 		secretstest.Exercise(t, overwritingBackend{newMemory()}, secretstest.Options{})
-	default:
-		t.Skip("run by TestSuiteCatchesDefects in a child process")
+		return
 	}
-}
-
-func TestSuiteCatchesDefects(t *testing.T) {
 	for defect, wantFailing := range map[string]string{
 		"folding":     "NoCollisions",
 		"overwriting": "Writer/VersionsKept",
 	} {
 		t.Run(defect, func(t *testing.T) {
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDefectiveBackendHelper$", "-test.v") //nolint:gosec // the test binary itself
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSuiteCatchesDefects$", "-test.v") //nolint:gosec // the test binary itself
 			cmd.Env = append(os.Environ(), defectEnv+"="+defect)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("the suite passed a %s backend:\n%s", defect, out)
 			}
-			if !strings.Contains(string(out), "--- FAIL: TestDefectiveBackendHelper/"+wantFailing) {
+			if !strings.Contains(string(out), "--- FAIL: TestSuiteCatchesDefects/"+wantFailing) {
 				t.Fatalf("the %s backend did not fail %s:\n%s", defect, wantFailing, out)
 			}
 		})
