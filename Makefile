@@ -18,7 +18,7 @@ LDFLAGS    := -s -w -X gatehouse/server/internal/buildinfo.Version=$(VERSION) \
               -X gatehouse/server/internal/buildinfo.Commit=$(COMMIT) \
               -X gatehouse/server/internal/buildinfo.BuildDate=$(BUILD_DATE)
 
-.PHONY: help build run test lint fmt bench clean tools compose-up vaultdev desktop desktop-package screenshots
+.PHONY: help build run test test-cluster lint fmt bench clean tools compose-up vaultdev desktop desktop-package screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ test: vaultdev ## run every module's tests with the race detector (PostgreSQL va
 	@if [ -z "$$GATEHOUSE_TEST_POSTGRES_URL" ]; then echo "    GATEHOUSE_TEST_POSTGRES_URL unset: PostgreSQL variants will not run"; fi
 	@if [ -z "$$GATEHOUSE_TEST_VAULT_ADDR" ]; then echo "    GATEHOUSE_TEST_VAULT_ADDR unset: the vault backend's tests start their own scripts/vaultdev"; fi
 	@set -e; for m in $(MODULES); do echo "--> $$m"; (cd $$m && go test -race -count=1 -timeout 15m ./...); done
+
+test-cluster: ## the scale-out test: three real gatehouse processes on one PostgreSQL and Redis behind a round-robin proxy (needs GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL)
+	@echo "==> cluster test (server/internal/clustertest, build tag cluster): 3 gatehouse replicas + a proxy on PostgreSQL and Redis"
+	@if [ -z "$$GATEHOUSE_TEST_POSTGRES_URL" ] || [ -z "$$GATEHOUSE_TEST_REDIS_URL" ]; then \
+	  echo "test-cluster: GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL must name a real PostgreSQL and Redis"; exit 1; fi
+	cd server && go test -race -tags cluster -count=1 -timeout 15m -v -run '^TestCluster$$' ./internal/clustertest/
 
 vaultdev: ## build scripts/vaultdev, a real in-memory Vault core for the vault backend's tests (cached in the tools dir by content)
 	@echo "==> scripts/vaultdev (own module, GOWORK=off; the first build of Vault takes several minutes, then it is cached)"

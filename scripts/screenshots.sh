@@ -70,7 +70,7 @@ mkdir -p "$out"
 coproc TOUR {
   HOME="$work/home" DISPLAY="$display" LANG=en_US.UTF-8 \
     GATEHOUSE_CONSOLE_SERVER="$url" GATEHOUSE_CONSOLE_EMAIL="$GATEHOUSE_ADMIN_EMAIL" GATEHOUSE_CONSOLE_PASSWORD="$GATEHOUSE_ADMIN_PASSWORD" \
-    GATEHOUSE_TOUR_USER="alice.liddell@example.com" GATEHOUSE_TOUR_SECRET="billing/prod/db-password" \
+    GATEHOUSE_TOUR_USER="alice.liddell@example.com" GATEHOUSE_TOUR_SECRET="billing/prod/db-password" GATEHOUSE_TOUR_PROVIDER="google" \
     GATEHOUSE_TOUR_MFA_EMAIL="grace.hopper@example.com" GATEHOUSE_TOUR_MFA_PASSWORD="$people_password" \
     exec "$work/console" --screenshot-tour "$out" 2>"$work/console.log"
 }

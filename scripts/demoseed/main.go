@@ -118,6 +118,7 @@ func seed(ctx context.Context, server, adminEmail, adminPassword, peoplePassword
 	if err := seedSecrets(ctx, admin); err != nil {
 		return err
 	}
+	seedProviders(ctx, admin)
 	fmt.Printf("demoseed: %d people, sessions, trusted devices, TOTP factors, security events and %d secrets on %s\n", len(people), len(secrets), server)
 	return nil
 }
@@ -128,6 +129,7 @@ type demoSecret struct {
 	versions []string // later values, each a new version
 	rotation *api.RotationPolicy
 	rotate   bool // rotate once now
+	delete   bool // soft-delete it (restorable in the console)
 }
 
 const day = int64(24 * 60 * 60)
@@ -149,6 +151,8 @@ var secrets = []demoSecret{
 		rotation: &api.RotationPolicy{IntervalSeconds: 90 * day, WindowSeconds: 14 * day, Generator: api.GeneratorSpec{Type: "password", Length: 32}}},
 	{req: api.CreateSecretRequest{Name: "search/api-key", Generate: &api.GeneratorSpec{Type: "base64url", Bytes: 32}, Description: "Search cluster API key",
 		Owner: "search-team", Labels: map[string]string{"team": "search"}}},
+	{req: api.CreateSecretRequest{Name: "legacy/ftp-password", Value: client.TextValue("demo-ftp-legacy"), Description: "Old partner FTP drop (retired)",
+		Owner: "platform", Labels: map[string]string{"team": "platform"}}, delete: true},
 }
 
 func seedSecrets(ctx context.Context, admin *client.Client) error {
@@ -171,8 +175,31 @@ func seedSecrets(ctx context.Context, admin *client.Client) error {
 				return fmt.Errorf("rotate %s: %w", s.req.Name, err)
 			}
 		}
+		if s.delete {
+			if _, err := admin.DeleteSecret(ctx, s.req.Name); err != nil {
+				return fmt.Errorf("delete %s: %w", s.req.Name, err)
+			}
+		}
 	}
 	return nil
+}
+
+// seedProviders configures sign-in providers for the console's Providers screen and sign-in
+// buttons (demo client IDs: signing in with them goes nowhere). A server without social login
+// keeps going without them.
+func seedProviders(ctx context.Context, admin *client.Client) {
+	off := false
+	for _, req := range []api.CreateOAuthProviderRequest{
+		{Type: api.ProviderGoogle, DisplayName: "Google", ClientID: "demo-client.apps.googleusercontent.com", ClientSecret: "demo-google-secret", //nolint:gosec // demo values, not credentials
+			AllowedDomains: []string{"example.com"}, AutoLink: true},
+		{Type: api.ProviderGitHub, DisplayName: "GitHub", ClientID: "Iv1.demo0123456789", ClientSecret: "demo-github-secret", AutoRegister: true}, //nolint:gosec // demo values, not credentials
+		{Type: api.ProviderMicrosoft, DisplayName: "Microsoft", ClientID: "00000000-0000-0000-0000-000000000000", ClientSecret: "demo-entra-secret", //nolint:gosec // demo values, not credentials
+			Tenant: "organizations", Enabled: &off},
+	} {
+		if _, err := admin.CreateOAuthProvider(ctx, req); err != nil {
+			fmt.Printf("demoseed: no %s provider: %v\n", req.Type, err)
+		}
+	}
 }
 
 func act(ctx context.Context, server string, p person, password string, now time.Time) error {

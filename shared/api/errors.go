@@ -47,6 +47,18 @@ const (
 	CodeAuditUnavailable    Code = "audit_unavailable"    // 503: the audit record could not be written, so the action was not performed or answered
 	CodeRotationUnavailable Code = "rotation_unavailable" // 501: secret rotation is not available in this server yet
 	CodeRotationFailed      Code = "rotation_failed"      // 502: a rotation step failed; the current version is unchanged (SEC-44)
+
+	// Social login (issue 5). In a browser flow these also travel as ?error= to the target.
+	CodeOAuthStateInvalid    Code = "oauth_state_invalid"    // 400: the flow's state is missing, unknown, expired, already used or from another browser (SEC-30)
+	CodeOAuthTokenInvalid    Code = "oauth_token_invalid"    //nolint:gosec // an error code, not a credential. 401: the provider's ID token failed verification (signature, issuer, audience, nonce, expiry: SEC-32)
+	CodeOAuthProviderError   Code = "oauth_provider_error"   // 502: the provider refused, answered badly or timed out
+	CodeOAuthEmailUnverified Code = "oauth_email_unverified" // 403: the provider asserts no verified email for this account
+	CodeOAuthEmailDomain     Code = "oauth_email_domain"     // 403: the email's domain is not allowed for this provider
+	CodeOAuthLinkRequired    Code = "oauth_link_required"    // 409: an account with this email exists: sign in to it and link the identity (SEC-33)
+	CodeOAuthNoAccount       Code = "oauth_no_account"       // 403: no account for this identity and the provider does not register new ones
+	CodeOAuthIdentityTaken   Code = "oauth_identity_taken"   // 409: the identity is linked to another account
+	CodeOAuthLastMethod      Code = "oauth_last_method"      // 409: unlinking would leave the account no way to sign in (SEC-34)
+	CodeRedirectNotAllowed   Code = "redirect_not_allowed"   // 400: redirect_to is not on the allow-list (SEC-35)
 )
 
 var statusByCode = map[Code]int{
@@ -78,6 +90,16 @@ var statusByCode = map[Code]int{
 	CodeInvalidSecretName:    400,
 	CodeSecretTooLarge:       413,
 	CodeUnknownBackend:       400,
+	CodeOAuthStateInvalid:    400,
+	CodeOAuthTokenInvalid:    401,
+	CodeOAuthProviderError:   502,
+	CodeOAuthEmailUnverified: 403,
+	CodeOAuthEmailDomain:     403,
+	CodeOAuthLinkRequired:    409,
+	CodeOAuthNoAccount:       403,
+	CodeOAuthIdentityTaken:   409,
+	CodeOAuthLastMethod:      409,
+	CodeRedirectNotAllowed:   400,
 	CodeBackendReadOnly:      409,
 	CodeBackendError:         502,
 	CodeBackendUnavailable:   503,

@@ -44,6 +44,13 @@ const (
 	EventServiceAccountTokenIssued  = "service_account.token_issued"  // an API token was issued to a service account (never the token itself)
 	EventServiceAccountTokenRevoked = "service_account.token_revoked" // a service account's API token was revoked
 	EventSecretRotationDue          = "secret.rotation_due"           // a secret's scheduled rotation falls due within the warning period (once per due time)
+
+	// Social login (SEC-30..35). A social login that succeeds is login.succeeded with method
+	// "oauth:<provider>"; a new account made by it is user.registered with the provider.
+	EventOAuthFailed          = "oauth.failed"           // a social login or link failed (details.reason: state, token, provider, email_unverified, domain, ...)
+	EventIdentityLinked       = "identity.linked"        // a provider identity was linked to an account (by the user, or auto-linked by verified email)
+	EventIdentityUnlinked     = "identity.unlinked"      // a provider identity was removed from an account (failure: it was the last way to sign in)
+	EventOAuthProviderChanged = "oauth_provider.changed" // an administrator created, changed or deleted a provider (details.action)
 )
 
 // EventTypes lists every security event type defined here, for documentation, filters in the
@@ -59,6 +66,7 @@ func EventTypes() []string {
 		EventDeviceTrusted, EventDeviceRevoked,
 		EventSecretPolicyCreated, EventSecretPolicyDeleted, EventServiceAccountCreated, EventServiceAccountDeleted,
 		EventServiceAccountTokenIssued, EventServiceAccountTokenRevoked, EventSecretRotationDue,
+		EventOAuthFailed, EventIdentityLinked, EventIdentityUnlinked, EventOAuthProviderChanged,
 	}
 }
 

@@ -25,11 +25,22 @@ type User struct {
 	Status        string     `json:"status"`
 	EmailVerified bool       `json:"email_verified"`
 	HasPassword   bool       `json:"has_password"`
+	AvatarURL     string     `json:"avatar_url,omitempty"` // from a social login's profile
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	LastLoginAt   *time.Time `json:"last_login_at,omitempty"`
 	// MFA is the account's second-factor state; only GET /api/v1/admin/users/{id} fills it.
 	MFA *MFAStatus `json:"mfa,omitempty"`
+	// MFASummary is the second factors at a glance; the admin user list and the account
+	// endpoint fill it (the list with one batched look-up per page).
+	MFASummary *MFASummary `json:"mfa_summary,omitempty"`
+}
+
+// MFASummary says which second factors an account can sign in with.
+type MFASummary struct {
+	Enrolled bool     `json:"enrolled"`
+	Factors  []string `json:"factors"` // enrolled factors, in the server's order
+	Required bool     `json:"required"`
 }
 
 // UserList is one page of GET /api/v1/admin/users.

@@ -68,7 +68,7 @@ func runTour(a fyne.App, w fyne.Window, c *ui.Console, dir string) {
 		c.TourTheme(false)
 		c.TourSignIn(server, email, password, false)
 	})
-	pause(500 * time.Millisecond)
+	pause(2 * time.Second) // the server's sign-in providers load once typing pauses
 	shot("01-sign-in.png")
 
 	// The second-factor step, with an account that has an authenticator (when the script names
@@ -137,6 +137,31 @@ func runTour(a fyne.App, w fyne.Window, c *ui.Console, dir string) {
 		check()
 		shot("08-secrets.png")
 		do(c.TourHideSecret)
+
+		do(c.TourDeletedSecrets)
+		idle()
+		pause(300 * time.Millisecond)
+		check()
+		shot("09-secrets-deleted.png")
+		do(c.TourLiveSecrets)
+		idle()
+
+		do(func() { c.TourScreen(state.ScreenAudit) })
+		idle()
+		do(func() { c.TourSelectAudit(0) })
+		pause(500 * time.Millisecond)
+		check()
+		shot("10-secret-audit.png")
+	}
+
+	var providers bool
+	do(func() { providers = c.TourScreen(state.ScreenProviders) })
+	if providers {
+		idle()
+		do(func() { c.TourSelectProvider(os.Getenv("GATEHOUSE_TOUR_PROVIDER")) })
+		pause(500 * time.Millisecond)
+		check()
+		shot("11-providers.png")
 	}
 
 	do(func() {

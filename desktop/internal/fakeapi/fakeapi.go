@@ -54,6 +54,12 @@ type API struct {
 	secrets     map[string]*fakeSecret
 	secretAudit []api.SecretAuditRecord
 
+	providers       []api.OAuthProvider
+	providerSecrets map[string]string
+	identities      map[string][]api.Identity
+	oauthCodes      map[string]string // one-time code -> email
+	challenge       string            // the PKCE challenge of the last start address
+
 	me      *api.User
 	pending string // email waiting for its second factor
 	aal     string
@@ -78,7 +84,8 @@ func New() *API {
 		passwords: map[string]string{}, sessions: map[string][]api.Session{},
 		devices: map[string][]api.Device{}, mfa: map[string]api.MFAStatus{},
 		SecondFactor: map[string][]string{}, fail: map[string][]error{}, Code: "123456",
-		secrets:  map[string]*fakeSecret{},
+		secrets:         map[string]*fakeSecret{},
+		providerSecrets: map[string]string{}, identities: map[string][]api.Identity{}, oauthCodes: map[string]string{},
 		Backends: []api.SecretBackend{{Kind: "db", Default: true, Writable: true, Healthy: true}},
 		Now:      func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) },
 	}
@@ -490,7 +497,26 @@ func (f *API) ListUsers(_ context.Context, q api.UserQuery) (*api.UserList, erro
 		per = 25
 	}
 	lo, hi := min((page-1)*per, len(match)), min(page*per, len(match))
-	return &api.UserList{Users: match[lo:hi], Page: page, PerPage: per, Total: len(match)}, nil
+	out := match[lo:hi]
+	if !f.NoMFA { // as the server: one batched summary per page, never the full status
+		for i := range out {
+			sum := summaryOf(f.mfaLocked(out[i].ID))
+			out[i].MFASummary = &sum
+		}
+	}
+	return &api.UserList{Users: out, Page: page, PerPage: per, Total: len(match)}, nil
+}
+
+// summaryOf is the list's MFA summary of a full status (the server's rules).
+func summaryOf(st api.MFAStatus) api.MFASummary {
+	sum := api.MFASummary{Factors: []string{}, Required: st.Required}
+	for _, fa := range st.Factors {
+		if fa.Enrolled {
+			sum.Factors = append(sum.Factors, fa.Factor)
+			sum.Enrolled = sum.Enrolled || fa.Factor != api.FactorRecoveryCode
+		}
+	}
+	return sum
 }
 
 // GetUser implements state.UsersAPI.
@@ -510,7 +536,8 @@ func (f *API) GetUser(_ context.Context, id string) (*api.User, error) {
 	c := *u
 	if !f.NoMFA {
 		st := f.mfaLocked(id)
-		c.MFA = &st
+		sum := summaryOf(st)
+		c.MFA, c.MFASummary = &st, &sum
 	}
 	return &c, nil
 }

@@ -84,10 +84,104 @@ func (f *API) auditLocked(action, name string, version int) {
 
 func (f *API) secretLocked(name string) (*fakeSecret, error) {
 	s, ok := f.secrets[name]
-	if !ok {
+	if !ok || s.meta.DeletedAt != nil {
 		return nil, apiErr(api.CodeNotFound, "no such secret")
 	}
 	return s, nil
+}
+
+// RecoveryWindow is how long a deleted secret stays restorable.
+const RecoveryWindow = 30 * 24 * time.Hour
+
+// DeleteSecret implements state.SecretsAPI: a soft delete, restorable for RecoveryWindow.
+func (f *API) DeleteSecret(_ context.Context, name string) (*api.Secret, error) {
+	if err := f.begin("DeleteSecret", name); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.authLocked(admin, true); err != nil {
+		return nil, err
+	}
+	s, err := f.secretLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	now := f.Now()
+	purge := now.Add(RecoveryWindow)
+	s.meta.DeletedAt, s.meta.PurgeAfter = &now, &purge
+	f.auditLocked("delete", name, 0)
+	m := s.meta
+	return &m, nil
+}
+
+// RestoreSecret implements state.SecretsAPI.
+func (f *API) RestoreSecret(_ context.Context, name string) (*api.Secret, error) {
+	if err := f.begin("RestoreSecret", name); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.authLocked(admin, true); err != nil {
+		return nil, err
+	}
+	s, ok := f.secrets[name]
+	if !ok {
+		return nil, apiErr(api.CodeNotFound, "no such secret")
+	}
+	if s.meta.DeletedAt == nil {
+		return nil, apiErr(api.CodeConflict, "the secret is not deleted")
+	}
+	s.meta.DeletedAt, s.meta.PurgeAfter, s.meta.UpdatedAt = nil, nil, f.Now()
+	f.auditLocked("restore", name, 0)
+	m := s.meta
+	return &m, nil
+}
+
+// SecretsAuditTrail implements state.SecretsAPI: the whole trail, newest first.
+func (f *API) SecretsAuditTrail(_ context.Context, q api.SecretAuditQuery) (*api.SecretAuditList, error) {
+	since := ""
+	if !q.Since.IsZero() {
+		since = q.Since.UTC().Format(time.RFC3339)
+	}
+	if err := f.begin("SecretsAuditTrail", since, q.Actor, q.Secret, fmt.Sprint(q.Page)); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.authLocked(admin, false); err != nil {
+		return nil, err
+	}
+	var match []api.SecretAuditRecord
+	for i := len(f.secretAudit) - 1; i >= 0; i-- {
+		r := f.secretAudit[i]
+		if (q.Secret != "" && r.Secret != q.Secret) || (q.Actor != "" && r.ActorID != q.Actor) || (!q.Since.IsZero() && r.Time.Before(q.Since)) {
+			continue
+		}
+		match = append(match, r)
+	}
+	page, per := max(q.Page, 1), q.PerPage
+	if per <= 0 {
+		per = 50
+	}
+	lo, hi := min((page-1)*per, len(match)), min(page*per, len(match))
+	return &api.SecretAuditList{Records: match[lo:hi], Page: page, PerPage: per, Total: len(match)}, nil
+}
+
+// AddSecretAudit appends an audit record (Time, ID and defaults filled in when zero).
+func (f *API) AddSecretAudit(r api.SecretAuditRecord) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.ID == 0 {
+		r.ID = int64(len(f.secretAudit) + 1)
+	}
+	if r.Time.IsZero() {
+		r.Time = f.Now()
+	}
+	if r.Outcome == "" {
+		r.Outcome = "success"
+	}
+	f.secretAudit = append(f.secretAudit, r)
 }
 
 // generate makes a value as the server's generator would (shape only: tests check length).
@@ -103,7 +197,11 @@ func (f *API) generateLocked(g api.GeneratorSpec) string {
 
 // ListSecrets implements state.SecretsAPI: names in order, metadata only.
 func (f *API) ListSecrets(_ context.Context, q api.SecretQuery) (*api.SecretList, error) {
-	if err := f.begin("ListSecrets", q.Prefix, q.Label, fmt.Sprint(q.Page)); err != nil {
+	args := []string{q.Prefix, q.Label, fmt.Sprint(q.Page)}
+	if q.Deleted {
+		args = append(args, "deleted")
+	}
+	if err := f.begin("ListSecrets", args...); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -113,7 +211,7 @@ func (f *API) ListSecrets(_ context.Context, q api.SecretQuery) (*api.SecretList
 	}
 	var match []api.Secret
 	for _, s := range f.secrets {
-		if !strings.HasPrefix(s.meta.Name, q.Prefix) {
+		if !strings.HasPrefix(s.meta.Name, q.Prefix) || (s.meta.DeletedAt != nil) != q.Deleted {
 			continue
 		}
 		if q.Label != "" {

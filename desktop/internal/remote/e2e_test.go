@@ -234,6 +234,95 @@ func TestConsoleAgainstRealServer(t *testing.T) {
 		}
 	})
 
+	t.Run("delete and restore a secret; the admin-wide audit trail", func(t *testing.T) {
+		list := state.NewSecrets(b)
+		if _, err := list.Create(ctx, state.SecretDraft{Name: "scratch/temp-token", Value: "short-lived"}); err != nil {
+			t.Fatal(err)
+		}
+		d := state.NewSecretDetail(b, nil)
+		if err := d.Open(ctx, "scratch/temp-token"); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := d.Delete(ctx)
+		if err != nil || gone.DeletedAt == nil || gone.PurgeAfter == nil || !gone.PurgeAfter.After(time.Now()) {
+			t.Fatalf("delete %+v %v\n%s", gone, err, srv.Logs())
+		}
+		if err := list.Filter(ctx, "scratch/", ""); err != nil || len(list.Rows()) != 0 {
+			t.Fatalf("live list %+v %v", list.Rows(), err)
+		}
+		if err := list.ShowDeleted(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if rows := list.Rows(); len(rows) != 1 || rows[0].Name != "scratch/temp-token" || !strings.HasPrefix(state.RecoveryDeadline(rows[0], time.Now()), "until ") {
+			t.Fatalf("deleted list %+v", rows)
+		}
+		if _, err := list.Restore(ctx, "scratch/temp-token"); err != nil || len(list.Rows()) != 0 {
+			t.Fatalf("restore %v %+v", err, list.Rows())
+		}
+		if err := d.Open(ctx, "scratch/temp-token"); err != nil {
+			t.Fatalf("restored secret: %v", err)
+		}
+		a := state.NewSecretAudit(b, b)
+		if err := a.Apply(ctx, state.SecretAuditFilter{Actor: officerEmail, Secret: "scratch/temp-token", Since: time.Now().Add(-time.Hour)}); err != nil {
+			t.Fatalf("audit: %v\n%s", err, srv.Logs())
+		}
+		var actions []string
+		for _, r := range a.Rows() {
+			actions = append(actions, r.Action)
+			if a.Actor(r) != officerEmail {
+				t.Fatalf("actor %q", a.Actor(r))
+			}
+		}
+		for _, want := range []string{"create", "delete", "restore"} {
+			if !slices.Contains(actions, want) {
+				t.Fatalf("audit actions %v, want %s", actions, want)
+			}
+		}
+		all, err := a.Export(ctx)
+		if err != nil || len(all) != len(a.Rows()) {
+			t.Fatalf("export %d %v", len(all), err)
+		}
+	})
+
+	t.Run("providers: create, edit without the secret, disable, delete", func(t *testing.T) {
+		p := state.NewOAuthProviders(b)
+		if err := p.Load(ctx); err != nil {
+			t.Fatalf("list: %v\n%s", err, srv.Logs())
+		}
+		d := state.NewProviderDraft(api.ProviderGitHub)
+		d.ClientID, d.ClientSecret, d.AllowedDomains = "gh-client", "gh-client-secret", "example.com"
+		saved, err := p.Save(ctx, d)
+		if err != nil || !saved.HasClientSecret || saved.Slug != "github" || !saved.Enabled {
+			t.Fatalf("create %+v %v\n%s", saved, err, srv.Logs())
+		}
+		public, err := s.Providers(ctx, srv.URL)
+		if err != nil || !slices.ContainsFunc(public, func(x api.PublicProvider) bool { return x.Slug == "github" }) {
+			t.Fatalf("public providers %+v %v", public, err)
+		}
+		edit := state.DraftForProvider(saved)
+		edit.DisplayName = "GitHub Enterprise"
+		if saved, err = p.Save(ctx, edit); err != nil || saved.DisplayName != "GitHub Enterprise" || !saved.HasClientSecret {
+			t.Fatalf("edit keeps the secret: %+v %v", saved, err)
+		}
+		if err := p.SetEnabled(ctx, saved.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		public, _ = s.Providers(ctx, srv.URL)
+		if slices.ContainsFunc(public, func(x api.PublicProvider) bool { return x.Slug == "github" }) {
+			t.Fatal("a disabled provider has no button")
+		}
+		if err := p.Delete(ctx, saved.ID); err != nil || len(p.Rows()) != 0 {
+			t.Fatalf("delete %v %+v", err, p.Rows())
+		}
+		ud := state.NewUserDetail(b, b, s.Caps())
+		if err := ud.Open(ctx, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ids, st := ud.Identities(); st != state.SectionReady || len(ids) != 0 {
+			t.Fatalf("identities %+v %v", ids, st)
+		}
+	})
+
 	t.Run("find alice, end a session, lock and unlock", func(t *testing.T) {
 		u := state.NewUsers(b)
 		if err := u.Search(ctx, "alice", "", ""); err != nil {
@@ -242,9 +331,7 @@ func TestConsoleAgainstRealServer(t *testing.T) {
 		if rows := u.Rows(); len(rows) != 1 || rows[0].ID != alice.ID {
 			t.Fatalf("rows %+v", rows)
 		}
-		if err := u.FillMFA(ctx); err != nil {
-			t.Fatal(err)
-		}
+		// The list carries the MFA summary (one batched look-up on the server).
 		if got := state.UserCells(u.Rows()[0], now)[4]; got != "TOTP" {
 			t.Fatalf("MFA column %q", got)
 		}

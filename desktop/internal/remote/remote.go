@@ -116,3 +116,8 @@ func (b *Backend) ListEvents(ctx context.Context, q api.SecurityEventQuery) (*ap
 func (b *Backend) PoolStream(ctx context.Context, fn func(api.PoolStats) error) error {
 	return b.c.PoolStream(ctx, fn)
 }
+
+// UserIdentities implements state.UsersAPI.
+func (b *Backend) UserIdentities(ctx context.Context, id string) ([]api.Identity, error) {
+	return b.c.UserIdentities(ctx, id)
+}

@@ -65,3 +65,18 @@ func (b *Backend) SecretBackends(ctx context.Context) ([]api.SecretBackend, erro
 func (b *Backend) KeyStatus(ctx context.Context) (*api.KeyStatus, error) {
 	return b.c.KeyStatus(ctx)
 }
+
+// DeleteSecret implements state.SecretsAPI.
+func (b *Backend) DeleteSecret(ctx context.Context, name string) (*api.Secret, error) {
+	return b.c.DeleteSecret(ctx, name)
+}
+
+// RestoreSecret implements state.SecretsAPI.
+func (b *Backend) RestoreSecret(ctx context.Context, name string) (*api.Secret, error) {
+	return b.c.RestoreSecret(ctx, name)
+}
+
+// SecretsAuditTrail implements state.SecretsAPI.
+func (b *Backend) SecretsAuditTrail(ctx context.Context, q api.SecretAuditQuery) (*api.SecretAuditList, error) {
+	return b.c.SecretsAuditTrail(ctx, q)
+}

@@ -142,6 +142,8 @@ type UsersAPI interface {
 	UserSessions(ctx context.Context, id string) ([]api.Session, error)
 	RevokeUserSession(ctx context.Context, id, sessionID string) error
 	RevokeUserSessions(ctx context.Context, id string) error
+	// UserIdentities lists the provider identities linked to the account.
+	UserIdentities(ctx context.Context, id string) ([]api.Identity, error)
 }
 
 // SupportAPI is what support staff do about an account's second factors (issue 4). An
@@ -175,6 +177,8 @@ type Backend interface {
 	PoolAPI
 	SecretsAPI
 	SecretOpsAPI
+	OAuthAPI
+	ProvidersAPI
 }
 
 // Dialer returns a Backend for a server's base URL, with its own cookie jar.

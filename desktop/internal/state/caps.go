@@ -21,7 +21,9 @@ type Caps struct {
 	ViewPool       bool
 	// ViewSecrets: admins only; support never sees secret values, so not even the screen.
 	ViewSecrets bool
-	admin       bool
+	// ManageProviders: the OAuth providers and the secret backends' health (admins).
+	ManageProviders bool
+	admin           bool
 }
 
 // CapsFor mirrors the server's permission table (server/internal/authz).
@@ -31,7 +33,7 @@ func CapsFor(roles []string) Caps {
 		return Caps{
 			ViewUsers: true, CreateUsers: true, EditProfiles: true, EditRoles: true, LockUsers: true,
 			RevokeSessions: true, RevokeDevices: true, ResetMFA: true, ViewEvents: true, ViewPool: true,
-			ViewSecrets: true, admin: true,
+			ViewSecrets: true, ManageProviders: true, admin: true,
 		}
 	case slices.Contains(roles, api.RoleSupport):
 		// Support helps people: find them, lock/unlock, revoke sessions and devices, reset MFA.

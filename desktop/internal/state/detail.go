@@ -41,6 +41,8 @@ type UserDetail struct {
 	devicesState  Section
 	mfaState      Section
 	sessionsState Section
+	identities    []api.Identity
+	identState    Section
 }
 
 // NewUserDetail acts with the signed-in account's caps.
@@ -59,12 +61,28 @@ func (d *UserDetail) Open(ctx context.Context, id string) error {
 		return err
 	}
 	d.mu.Lock()
-	d.sessions, d.devices, d.mfa = nil, nil, nil
-	d.sessionsState, d.devicesState = SectionLoading, SectionLoading
+	d.sessions, d.devices, d.mfa, d.identities = nil, nil, nil, nil
+	d.sessionsState, d.devicesState, d.identState = SectionLoading, SectionLoading, SectionLoading
 	d.setUserLocked(*u)
 	d.loaded = true
 	d.mu.Unlock()
-	return errors.Join(d.loadSessions(ctx), d.loadDevices(ctx))
+	return errors.Join(d.loadSessions(ctx), d.loadDevices(ctx), d.loadIdentities(ctx))
+}
+
+func (d *UserDetail) loadIdentities(ctx context.Context) error {
+	id, _ := d.ID()
+	list, err := d.users.UserIdentities(ctx, id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.identities, d.identState = list, sectionFor(err)
+	return reportable(err)
+}
+
+// Identities are the provider accounts linked to the open account.
+func (d *UserDetail) Identities() ([]api.Identity, Section) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]api.Identity(nil), d.identities...), d.identState
 }
 
 // Refresh reloads the open account.
@@ -80,7 +98,7 @@ func (d *UserDetail) Refresh(ctx context.Context) error {
 func (d *UserDetail) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.user, d.loaded, d.sessions, d.devices, d.mfa = api.User{}, false, nil, nil, nil
+	d.user, d.loaded, d.sessions, d.devices, d.mfa, d.identities = api.User{}, false, nil, nil, nil, nil
 }
 
 // setUserLocked keeps the account and its MFA status, which GetUser carries (servers before

@@ -25,6 +25,11 @@ type SecretsAPI interface {
 	RotateSecret(ctx context.Context, name string) (*api.SecretVersion, error)
 	SetSecretRotation(ctx context.Context, name string, p *api.RotationPolicy) (*api.Secret, error)
 	SecretAudit(ctx context.Context, name string, page, perPage int) (*api.SecretAuditList, error)
+	// DeleteSecret soft-deletes: the answer says until when RestoreSecret can undo it.
+	DeleteSecret(ctx context.Context, name string) (*api.Secret, error)
+	RestoreSecret(ctx context.Context, name string) (*api.Secret, error)
+	// SecretsAuditTrail is the whole audit trail (administrators), newest first.
+	SecretsAuditTrail(ctx context.Context, q api.SecretAuditQuery) (*api.SecretAuditList, error)
 }
 
 // SecretOpsAPI is what administrators watch: backend health and the master key re-wrap.
@@ -131,6 +136,32 @@ func (s *Secrets) load(ctx context.Context, q api.SecretQuery) error {
 	}
 	s.query, s.rows, s.total = q, res.Secrets, res.Total
 	return nil
+}
+
+// ShowDeleted switches between live secrets and soft-deleted ones (restorable until their
+// purge), from the first page with the same filter.
+func (s *Secrets) ShowDeleted(ctx context.Context, on bool) error {
+	s.mu.Lock()
+	q := s.query
+	s.mu.Unlock()
+	q.Deleted, q.Page = on, 1
+	return s.load(ctx, q)
+}
+
+// Deleted reports whether the list shows soft-deleted secrets.
+func (s *Secrets) Deleted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.query.Deleted
+}
+
+// Restore undoes a soft delete and reloads the page (the secret leaves the deleted list).
+func (s *Secrets) Restore(ctx context.Context, name string) (api.Secret, error) {
+	sec, err := s.api.RestoreSecret(ctx, name)
+	if err != nil {
+		return api.Secret{}, err
+	}
+	return *sec, s.Reload(ctx)
 }
 
 // Rows is the page on screen.
@@ -430,9 +461,53 @@ func SecretColumns() [4]string {
 	return [4]string{"Name", "Version", "Rotation", "Updated"}
 }
 
-// SecretCells is one list row (due rows are highlighted by the screen: SecretUrgency).
+// DeletedSecretColumns are the headings of the deleted secrets list.
+func DeletedSecretColumns() [4]string {
+	return [4]string{"Name", "Version", "Deleted", "Restorable"}
+}
+
+// SecretCells is one list row (due rows are highlighted by the screen: SecretUrgency). A
+// deleted secret shows when it was deleted and how long it can still be restored.
 func SecretCells(s api.Secret, now time.Time) [4]string {
+	if s.DeletedAt != nil {
+		left := "until purged"
+		switch {
+		case s.PurgeAfter != nil && !s.PurgeAfter.After(now):
+			left = "purge due"
+		case s.PurgeAfter != nil:
+			left = In(*s.PurgeAfter, now)
+		}
+		return [4]string{s.Name, "v" + strconv.Itoa(s.CurrentVersion), Ago(*s.DeletedAt, now), left}
+	}
 	return [4]string{s.Name, "v" + strconv.Itoa(s.CurrentVersion), RotationSummary(s, now), Ago(s.UpdatedAt, now)}
+}
+
+// RecoveryDeadline says until when a deleted secret can be restored.
+func RecoveryDeadline(s api.Secret, now time.Time) string {
+	switch {
+	case s.DeletedAt == nil:
+		return ""
+	case s.PurgeAfter == nil:
+		return "until purged"
+	case !s.PurgeAfter.After(now):
+		return "purge due now"
+	default:
+		return "until " + Stamp(*s.PurgeAfter) + " (" + In(*s.PurgeAfter, now) + ")"
+	}
+}
+
+// RestoreUrgency is how close a deleted secret is to its purge: due within a day, or past it.
+func RestoreUrgency(s api.Secret, now time.Time) Urgency {
+	switch {
+	case s.DeletedAt == nil || s.PurgeAfter == nil:
+		return UrgencyNone
+	case !s.PurgeAfter.After(now):
+		return UrgencyOverdue
+	case s.PurgeAfter.Sub(now) < 24*time.Hour:
+		return UrgencyDue
+	default:
+		return UrgencyNone
+	}
 }
 
 // SecretDetail is the secret open in the detail pane: metadata, versions, audit trail and, only
@@ -772,6 +847,28 @@ func (d *SecretDetail) SetRotation(ctx context.Context, p *api.RotationPolicy) e
 	}
 	d.changed(*sec)
 	return d.loadAudit(ctx)
+}
+
+// DeleteConfirmation is the question asked before a delete.
+func (d *SecretDetail) DeleteConfirmation() string {
+	sec, _ := d.Secret()
+	return fmt.Sprintf("Delete %s?\n\nApplications can no longer read it. It stays restorable (Show deleted) until the server purges it with all %d versions.",
+		sec.Name, sec.CurrentVersion)
+}
+
+// Delete soft-deletes the open secret and closes the pane; the answer carries the recovery
+// deadline.
+func (d *SecretDetail) Delete(ctx context.Context) (api.Secret, error) {
+	name, err := d.need()
+	if err != nil {
+		return api.Secret{}, err
+	}
+	sec, err := d.api.DeleteSecret(ctx, name)
+	if err != nil {
+		return api.Secret{}, err
+	}
+	d.Close()
+	return *sec, nil
 }
 
 func (d *SecretDetail) changed(sec api.Secret) {

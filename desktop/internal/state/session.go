@@ -27,6 +27,8 @@ const (
 	ScreenUsers     = "users"
 	ScreenEvents    = "events"
 	ScreenSecrets   = "secrets"
+	ScreenAudit     = "audit"
+	ScreenProviders = "providers"
 )
 
 // Place is where the user was when the session ended, so signing in again takes them back.
@@ -51,6 +53,7 @@ type Session struct {
 	expired  bool
 	place    Place
 	identity string // server+email of the session that expired
+	provider string // the provider of a social sign-in in progress or done ("" password)
 }
 
 // NewSession starts signed out.
@@ -106,7 +109,7 @@ func (s *Session) SignIn(ctx context.Context, server, email, password string) (S
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.email = email
+	s.email, s.provider = email, ""
 	switch res.Status {
 	case api.LoginMFARequired:
 		s.stage = NeedSecondFactor

@@ -137,59 +137,19 @@ func (u *Users) pageLocked() PageInfo {
 	return PageInfo{Page: u.query.Page, PerPage: u.query.PerPage, Total: u.total}
 }
 
-// Update replaces a row after the detail pane changed the account.
+// Update replaces a row after the detail pane changed the account. Answers to lock, unlock
+// and edits carry no MFA summary: the row keeps the one it had.
 func (u *Users) Update(user api.User) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for i := range u.rows {
 		if u.rows[i].ID == user.ID {
+			if user.MFASummary == nil && user.MFA == nil {
+				user.MFASummary = u.rows[i].MFASummary
+			}
 			u.rows[i] = user
 		}
 	}
-}
-
-// FillMFA loads the MFA status of the listed users: the list endpoint does not carry it, the
-// account endpoint does. A failed look-up leaves that row's column at "—"; only a 401 is
-// returned, so the console can return to sign-in.
-func (u *Users) FillMFA(ctx context.Context) error {
-	var ids []string
-	for _, r := range u.Rows() {
-		if r.MFA == nil {
-			ids = append(ids, r.ID)
-		}
-	}
-	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		got   = map[string]*api.MFAStatus{}
-		unath error
-	)
-	sem := make(chan struct{}, 4) // a few at a time: the server serves others too
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			full, err := u.api.GetUser(ctx, id)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case IsUnauthorized(err):
-				unath = err
-			case err == nil && full.MFA != nil:
-				got[id] = full.MFA
-			}
-		}()
-	}
-	wg.Wait()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for i := range u.rows {
-		if st, ok := got[u.rows[i].ID]; ok && u.rows[i].MFA == nil {
-			u.rows[i].MFA = st
-		}
-	}
-	return unath
 }
 
 // Create makes an account (admin) and reloads the page so it shows up where it belongs.
@@ -215,10 +175,30 @@ func (u *Users) Create(ctx context.Context, req api.CreateUserRequest) (api.User
 	return *created, nil
 }
 
+// MFAColumn is the users table's MFA cell: the list's summary (one batched look-up on the
+// server), else the full status, else "" (a server whose list does not carry it).
+func MFAColumn(u api.User) string {
+	sum := u.MFASummary
+	if sum == nil {
+		return MFASummary(u.MFA)
+	}
+	switch {
+	case !sum.Enrolled && sum.Required:
+		return "Off (required)"
+	case !sum.Enrolled:
+		return "Off" // recovery codes alone do not make a second factor
+	}
+	names := make([]string, 0, len(sum.Factors))
+	for _, f := range sum.Factors {
+		names = append(names, FactorShort(f))
+	}
+	return strings.Join(names, ", ")
+}
+
 // UserCells are the table's columns for one user: email, name, roles, status, MFA, last login.
 // The MFA column shows "—" when the listing does not carry the status.
 func UserCells(u api.User, now time.Time) [6]string {
-	mfa := MFASummary(u.MFA)
+	mfa := MFAColumn(u)
 	last := "never"
 	if u.LastLoginAt != nil {
 		last = Ago(*u.LastLoginAt, now)

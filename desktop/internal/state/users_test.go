@@ -354,18 +354,19 @@ func TestRevokeAllDevices(t *testing.T) {
 	}
 }
 
-func TestFillMFA(t *testing.T) {
+// The list carries each account's MFA summary: no per-user look-up, and a row keeps its
+// summary when the detail pane's answers (lock, unlock) come without one.
+func TestUserListShowsMFAWithoutPerUserCalls(t *testing.T) {
 	f := newFake()
 	alice := f.AddUser("alice@example.com", "Alice", "long enough password", api.RoleUser)
-	f.SetMFA(alice.ID, api.MFAStatus{Factors: []api.MFAFactor{{Factor: state.FactorTOTP, Enrolled: true}}})
+	f.SetMFA(alice.ID, api.MFAStatus{Factors: []api.MFAFactor{{Factor: state.FactorTOTP, Enrolled: true}, {Factor: state.FactorRecovery, Enrolled: true}}})
+	bob := f.AddUser("bob@example.com", "Bob", "long enough password", api.RoleUser)
+	f.SetMFA(bob.ID, api.MFAStatus{Factors: []api.MFAFactor{{Factor: state.FactorRecovery, Enrolled: true}}, Required: true})
 	signedIn(t, f, adminEmail, adminPass)
 	u := state.NewUsers(f)
 	ctx := context.Background()
 	if err := u.Search(ctx, "", "", ""); err != nil {
 		t.Fatal(err)
-	}
-	if got := state.UserCells(u.Rows()[2], t0)[4]; got != "—" {
-		t.Fatalf("the listing has no MFA status: %q", got)
 	}
 	columns := func() map[string]string {
 		cols := map[string]string{}
@@ -374,31 +375,31 @@ func TestFillMFA(t *testing.T) {
 		}
 		return cols
 	}
-	if err := u.FillMFA(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cols := columns(); cols["alice@example.com"] != "TOTP" || cols[adminEmail] != "Off" || cols[supportEmail] != "Off" {
-		t.Fatalf("columns %v", cols)
-	}
-	// One failed look-up leaves one row without a status, and is not an error.
-	if err := u.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f.FailNext("GetUser", &api.Error{Code: api.CodeInternal, Message: "boom"})
-	if err := u.FillMFA(ctx); err != nil {
-		t.Fatalf("a failed look-up is not an error: %v", err)
-	}
-	unknown := 0
-	for _, c := range columns() {
-		if c == "—" {
-			unknown++
+	want := map[string]string{"alice@example.com": "TOTP, Recovery", "bob@example.com": "Off (required)", adminEmail: "Off", supportEmail: "Off"}
+	for email, w := range want {
+		if got := columns()[email]; got != w {
+			t.Fatalf("%s: %q, want %q (all %v)", email, got, w, columns())
 		}
 	}
-	if unknown != 1 {
-		t.Fatalf("columns %v", columns())
+	for _, m := range f.Methods() {
+		if m == "GetUser" {
+			t.Fatalf("per-user look-ups: %v", f.Methods())
+		}
 	}
-	f.Expire()
-	if err := u.FillMFA(ctx); !state.IsUnauthorized(err) {
-		t.Fatalf("a 401 is returned: %v", err)
+	d := state.NewUserDetail(f, f, state.CapsFor([]string{api.RoleAdmin}))
+	if err := d.Open(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := d.User()
+	u.Update(cur)
+	if got := columns()["alice@example.com"]; got != "TOTP, Recovery" {
+		t.Fatalf("after lock: %q", got)
+	}
+	// A server whose list carries no MFA shows a dash, not a guess.
+	if got := state.UserCells(api.User{Email: "x@example.com"}, t0)[4]; got != "—" {
+		t.Fatalf("no summary: %q", got)
 	}
 }

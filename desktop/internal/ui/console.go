@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -11,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"gatehouse/desktop/internal/loopback"
 	"gatehouse/desktop/internal/state"
 )
 
@@ -30,6 +33,10 @@ type Options struct {
 	// After arms the timers that hide a revealed secret and clear the clipboard; f must run on
 	// the UI thread (nil: real timers whose f is posted with fyne.Do).
 	After state.AfterFunc
+	// Listen opens the loopback listener of a provider sign-in (nil: internal/loopback).
+	Listen state.ListenFunc
+	// OpenURL opens an address in the system browser (nil: the app's OpenURL).
+	OpenURL func(string) error
 }
 
 // Console is the window's content: sign-in, then the workspace.
@@ -65,7 +72,19 @@ func New(a fyne.App, win fyne.Window, opt Options) *Console {
 	if opt.After == nil {
 		opt.After = func(d time.Duration, f func()) func() { return state.RealAfter(d, func() { fyne.Do(f) }) }
 	}
+	if opt.Listen == nil {
+		opt.Listen = func() (state.Loopback, error) {
+			l, err := loopback.Listen()
+			if err != nil {
+				return nil, err
+			}
+			return l, nil
+		}
+	}
 	c := &Console{app: a, win: win, opt: opt}
+	if opt.OpenURL == nil {
+		c.opt.OpenURL = c.openURL
+	}
 	if opt.SaveFile == nil {
 		c.opt.SaveFile = c.saveDialog
 	}
@@ -349,6 +368,20 @@ func (c *Console) toggleTheme() {
 		c.win.SetMainMenu(c.mainMenu())
 		c.ws.themeChanged()
 	}
+}
+
+// openURL opens u in the browser; it may be called from any goroutine.
+func (c *Console) openURL(u string) error {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("browser address: %w", err)
+	}
+	fyne.Do(func() {
+		if err := c.app.OpenURL(parsed); err != nil {
+			c.report(fmt.Errorf("open the browser at %s: %w", u, err))
+		}
+	})
+	return nil
 }
 
 func (c *Console) saveDialog(name string, save func(io.WriteCloser)) {

@@ -148,7 +148,7 @@ func TestSupportSeesOnlyWhatSupportMayDo(t *testing.T) {
 func TestAdminActsOnAUser(t *testing.T) {
 	h := newHarness(t)
 	h.mustSignIn(adminEmail, adminPass)
-	if got := h.tabTitles(); !slices.Equal(got, []string{"Dashboard", "Users", "Events", "Secrets"}) {
+	if got := h.tabTitles(); !slices.Equal(got, []string{"Dashboard", "Users", "Events", "Secrets", "Secret audit", "Providers"}) {
 		t.Fatalf("tabs %v", got)
 	}
 	h.openUser(aliceEmail)

@@ -50,6 +50,8 @@ type harness struct {
 	c      *Console
 	alice  api.User
 	saved  *bytes.Buffer
+	// browser plays the system browser for provider sign-ins (nil: opening fails the test).
+	browser func(url string) error
 }
 
 type nopCloser struct{ io.Writer }
@@ -88,6 +90,13 @@ func (h *harness) start() {
 		Now:      func() time.Time { return now },
 		SaveFile: func(_ string, save func(io.WriteCloser)) { save(nopCloser{h.saved}) },
 		After:    h.timers.After,
+		OpenURL: func(u string) error {
+			if h.browser == nil {
+				h.t.Errorf("unexpected browser: %s", u)
+				return nil
+			}
+			return h.browser(u)
+		},
 	})
 	h.c.Start()
 	h.t.Cleanup(h.c.Close)

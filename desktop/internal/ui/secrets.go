@@ -30,6 +30,7 @@ type secretsView struct {
 	label     *shortcutEntry
 	filterBtn *widget.Button
 	newSecret *widget.Button
+	deleted   *widget.Check // show soft-deleted secrets (restorable) instead of live ones
 	table     *widget.Table
 	rows      []api.Secret
 	prev      *widget.Button
@@ -54,13 +55,24 @@ func newSecretsView(c *Console, vm *state.Secrets, detail *state.SecretDetail, o
 	v.label.OnSubmitted = func(string) { v.runFilter() }
 	v.filterBtn = widget.NewButtonWithIcon("Filter", theme.SearchIcon(), v.runFilter)
 	v.newSecret = widget.NewButtonWithIcon("New secret", theme.ContentAddIcon(), v.showCreate)
+	v.deleted = widget.NewCheck("Show deleted", func(on bool) {
+		v.pane.deletedRow = nil
+		v.detail.Close()
+		v.pane.show()
+		v.load("Loading secrets", func(ctx context.Context) error { return v.vm.ShowDeleted(ctx, on) })
+	})
 
 	v.table = v.newTable()
 	v.table.OnSelected = func(id widget.TableCellID) {
-		if id.Row >= 0 && id.Row < len(v.rows) {
-			if cur, ok := v.detail.Name(); !ok || cur != v.rows[id.Row].Name {
-				v.open(v.rows[id.Row].Name)
-			}
+		if id.Row < 0 || id.Row >= len(v.rows) {
+			return
+		}
+		if row := v.rows[id.Row]; row.DeletedAt != nil {
+			v.pane.showDeleted(row) // a deleted secret cannot be opened, only restored
+			return
+		}
+		if cur, ok := v.detail.Name(); !ok || cur != v.rows[id.Row].Name {
+			v.open(v.rows[id.Row].Name)
 		}
 	}
 	v.prev = widget.NewButtonWithIcon("", theme.NavigateBackIcon(), func() { v.load("Loading secrets", v.vm.Prev) })
@@ -71,7 +83,7 @@ func newSecretsView(c *Console, vm *state.Secrets, detail *state.SecretDetail, o
 	v.pane = newSecretPane(c, v)
 
 	filters := container.NewBorder(nil, nil, nil,
-		container.NewHBox(withMinWidth(150, v.label), v.filterBtn, v.newSecret), v.prefix)
+		container.NewHBox(withMinWidth(150, v.label), v.filterBtn, v.deleted, v.newSecret), v.prefix)
 	pager := container.NewBorder(nil, nil, nil, container.NewHBox(v.prev, v.next), v.pageLbl)
 	list := container.NewBorder(filters, container.NewVBox(pager, v.opsBox), nil, nil, v.table)
 	split := container.NewHSplit(container.NewPadded(list), v.pane.content)
@@ -88,6 +100,15 @@ func (v *secretsView) newTable() *widget.Table {
 	t := newTable(cols[:], []float32{220, 72, 175, 100},
 		func() int { return len(v.rows) },
 		func(row, col int) string { return state.SecretCells(v.rows[row], v.c.opt.Now())[col] })
+	t.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		heads := state.SecretColumns()
+		if v.vm.Deleted() {
+			heads = state.DeletedSecretColumns()
+		}
+		if id.Col >= 0 && id.Col < len(heads) {
+			o.(*widget.Label).SetText(heads[id.Col])
+		}
+	}
 	t.UpdateCell = func(id widget.TableCellID, o fyne.CanvasObject) {
 		l := o.(*widget.Label)
 		if id.Row < 0 || id.Row >= len(v.rows) {
@@ -95,7 +116,11 @@ func (v *secretsView) newTable() *widget.Table {
 			return
 		}
 		s := v.rows[id.Row]
-		switch state.SecretUrgency(s, v.c.opt.Now()) {
+		urgency := state.SecretUrgency(s, v.c.opt.Now())
+		if s.DeletedAt != nil {
+			urgency = state.RestoreUrgency(s, v.c.opt.Now())
+		}
+		switch urgency {
 		case state.UrgencyOverdue:
 			l.Importance = widget.DangerImportance
 		case state.UrgencyDue:
@@ -158,8 +183,12 @@ func (v *secretsView) showPage() {
 	switch {
 	case !v.loaded:
 		v.pageLbl.SetText("")
+	case p.Total == 0 && v.vm.Deleted():
+		v.pageLbl.SetText("No deleted secrets match: nothing to restore.")
 	case p.Total == 0:
 		v.pageLbl.SetText("No secrets match.")
+	case v.vm.Deleted():
+		v.pageLbl.SetText(p.String() + " · deleted, select one to restore it")
 	default:
 		due := 0
 		for _, s := range v.rows {
@@ -247,6 +276,7 @@ func backendRow(b api.SecretBackend) fyne.CanvasObject {
 
 // open loads a secret into the pane.
 func (v *secretsView) open(name string) {
+	v.pane.deletedRow = nil
 	v.pane.loading()
 	v.c.call("Opening the secret", func(ctx context.Context) error { return v.detail.Open(ctx, name) }, func(error) {
 		v.pane.show()
@@ -380,6 +410,9 @@ type secretPane struct {
 	rollback                                          map[int]*widget.Button
 	lastConfirm                                       *dialog.ConfirmDialog
 	form                                              *secretForm
+	del, restore                                      *widget.Button
+
+	deletedRow *api.Secret // the deleted secret on screen (the list shows deleted ones)
 }
 
 func newSecretPane(c *Console, v *secretsView) *secretPane {
@@ -428,11 +461,20 @@ func (p *secretPane) confirm(title, message, action string, danger bool, onYes f
 
 func (p *secretPane) show() {
 	p.reveal, p.hide, p.copyBtn, p.newVersion, p.rotate, p.policy, p.value = nil, nil, nil, nil, nil, nil, nil
+	p.del, p.restore = nil, nil
 	p.rollback = map[int]*widget.Button{}
 	d := p.v.detail
 	s, ok := d.Secret()
+	if !ok && p.deletedRow != nil {
+		p.set(p.deletedCard(*p.deletedRow)...)
+		return
+	}
 	if !ok {
-		p.set(container.NewCenter(muted("Select a secret to see its versions, rotation and audit trail.")))
+		hint := "Select a secret to see its versions, rotation and audit trail."
+		if p.v.vm.Deleted() {
+			hint = "Select a deleted secret to restore it."
+		}
+		p.set(container.NewCenter(muted(hint)))
 		return
 	}
 	now := p.c.opt.Now()
@@ -463,7 +505,11 @@ func (p *secretPane) show() {
 		p.rotate.Disable() // the server rotates by the policy's generator: none, nothing to rotate with
 	}
 	p.policy = widget.NewButtonWithIcon("Rotation policy…", theme.SettingsIcon(), func() { p.showPolicy(s) })
-	objs = append(objs, container.NewHBox(p.newVersion, p.rotate, p.policy))
+	p.del = widget.NewButtonWithIcon("Delete…", theme.DeleteIcon(), func() {
+		p.confirm("Delete "+s.Name+"?", d.DeleteConfirmation(), "Delete", true, p.doDelete)
+	})
+	p.del.Importance = widget.DangerImportance
+	objs = append(objs, container.NewBorder(nil, nil, container.NewHBox(p.newVersion, p.rotate, p.policy), p.del))
 
 	objs = append(objs, p.valueSection(), p.rotationSection(s, now), p.versionsSection(s, now))
 	labels := make([]string, 0, len(s.Labels))
@@ -479,6 +525,87 @@ func (p *secretPane) show() {
 		"Updated", state.Stamp(s.UpdatedAt),
 	)), p.auditSection(now))
 	p.set(objs...)
+}
+
+// showDeleted puts a deleted secret (a list row: it cannot be opened) in the pane.
+func (p *secretPane) showDeleted(row api.Secret) {
+	p.v.detail.Close()
+	p.deletedRow = &row
+	p.show()
+}
+
+// deletedCard: when it was deleted, until when it can be restored, and Restore.
+func (p *secretPane) deletedCard(s api.Secret) []fyne.CanvasObject {
+	now := p.c.opt.Now()
+	title := heading(s.Name)
+	title.SizeName = theme.SizeNameHeadingText
+	title.Wrapping = fyne.TextWrapBreak
+	deadline := widget.NewLabel("Restorable " + state.RecoveryDeadline(s, now) + ". After that the server purges it with every version.")
+	deadline.Wrapping = fyne.TextWrapWord
+	deadline.TextStyle = fyne.TextStyle{Bold: true}
+	if u := state.RestoreUrgency(s, now); u != state.UrgencyNone {
+		deadline.Importance = widget.WarningImportance
+		if u == state.UrgencyOverdue {
+			deadline.Importance = widget.DangerImportance
+		}
+	}
+	name := s.Name
+	p.restore = widget.NewButtonWithIcon("Restore", theme.ContentUndoIcon(), func() { p.doRestore(name) })
+	p.restore.Importance = widget.HighImportance
+	deletedAt, purge := "—", "—"
+	if s.DeletedAt != nil {
+		deletedAt = state.Stamp(*s.DeletedAt) + " (" + state.Ago(*s.DeletedAt, now) + ")"
+	}
+	if s.PurgeAfter != nil {
+		purge = state.Stamp(*s.PurgeAfter)
+	}
+	return []fyne.CanvasObject{
+		container.NewBorder(nil, nil, nil, widget.NewLabel("deleted"), title),
+		muted(dashIfEmpty(s.Description)),
+		section("Deleted secret", nil, container.NewVBox(deadline, container.NewHBox(p.restore))),
+		section("Metadata", nil, keyValue(
+			"Deleted", deletedAt,
+			"Purged after", purge,
+			"Versions", strconv.Itoa(s.CurrentVersion),
+			"Backend", s.Backend,
+			"Owner", dashIfEmpty(s.Owner),
+			"Created", state.Stamp(s.CreatedAt)+" by "+dashIfEmpty(state.ShortActor(s.CreatedBy)),
+		)),
+	}
+}
+
+// doDelete soft-deletes the open secret; the status line says until when it can be restored.
+func (p *secretPane) doDelete() {
+	var gone api.Secret
+	p.c.call("Deleting the secret", func(ctx context.Context) error {
+		var err error
+		gone, err = p.v.detail.Delete(ctx)
+		return err
+	}, func(err error) {
+		p.show()
+		if err != nil {
+			return
+		}
+		p.c.background("Loading secrets", p.v.vm.Reload, func(error) { p.v.showPage() })
+		p.c.say("Deleted " + gone.Name + "; restorable " + state.RecoveryDeadline(gone, p.c.opt.Now()) + ".")
+	})
+}
+
+// doRestore undoes a delete, then shows the live list with the restored secret open.
+func (p *secretPane) doRestore(name string) {
+	p.c.call("Restoring the secret", func(ctx context.Context) error {
+		_, err := p.v.vm.Restore(ctx, name)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.v.showPage()
+			return
+		}
+		p.deletedRow = nil
+		p.v.deleted.SetChecked(false) // back to the live list (loads it)
+		p.v.open(name)
+		p.c.say("Restored " + name + ".")
+	})
 }
 
 func hookNote(s api.Secret) string {

@@ -2,6 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -10,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"gatehouse/desktop/internal/state"
+	"gatehouse/shared/api"
 )
 
 // signInView is the server/email/password form, then the second-factor step.
@@ -33,6 +37,18 @@ type signInView struct {
 	back     *widget.Button
 	mfaForm  *fyne.Container
 
+	// Social sign-in: a button per enabled provider of the server typed, and the wait for the
+	// browser with its Cancel.
+	providers    []api.PublicProvider
+	providersFor string // the server the buttons are for
+	providerBox  *fyne.Container
+	providerBtns map[string]*widget.Button // by slug (tests, tour)
+	waiting      *fyne.Container
+	waitingLbl   *widget.Label
+	cancelWait   *widget.Button
+	cancelFlow   context.CancelFunc
+	stopDebounce func()
+
 	content fyne.CanvasObject
 }
 
@@ -44,6 +60,7 @@ func newSignInView(c *Console) *signInView {
 		if e := c.opt.Settings.EmailFor(s); e != "" && v.email.Text == "" {
 			v.email.SetText(e)
 		}
+		v.providersSoon()
 	}
 	v.email = widget.NewEntry()
 	v.email.SetPlaceHolder("you@example.com")
@@ -62,7 +79,18 @@ func newSignInView(c *Console) *signInView {
 		widget.NewFormItem("Email", v.email),
 		widget.NewFormItem("Password", v.password),
 	)
-	v.pwForm = container.NewVBox(v.expired, form, v.submit)
+	v.providerBox = container.NewVBox()
+	v.providerBtns = map[string]*widget.Button{}
+	v.waitingLbl = widget.NewLabel("")
+	v.waitingLbl.Wrapping = fyne.TextWrapWord
+	v.cancelWait = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if v.cancelFlow != nil {
+			v.cancelFlow()
+		}
+	})
+	v.waiting = container.NewVBox(widget.NewProgressBarInfinite(), v.waitingLbl, container.NewHBox(v.cancelWait))
+	v.waiting.Hide()
+	v.pwForm = container.NewVBox(v.expired, form, v.submit, v.providerBox, v.waiting)
 
 	v.who = widget.NewLabel("")
 	v.who.Wrapping = fyne.TextWrapWord
@@ -112,6 +140,9 @@ func (v *signInView) reset() {
 		v.email.SetText(last.Email)
 	}
 	v.password.SetText("")
+	v.providersFor = "" // the server's providers may have changed since
+	v.loadProviders()
+	v.stopProvidersSoon()
 	if v.c.opt.Session.Expired() {
 		v.expired.Show()
 	} else {
@@ -141,7 +172,11 @@ func (v *signInView) showPassword() {
 }
 
 func (v *signInView) busy(b bool) {
-	for _, w := range []fyne.Disableable{v.submit, v.verify, v.send} {
+	ws := []fyne.Disableable{v.submit, v.verify, v.send}
+	for _, btn := range v.providerBtns {
+		ws = append(ws, btn)
+	}
+	for _, w := range ws {
 		if b {
 			w.Disable()
 		} else {
@@ -151,6 +186,7 @@ func (v *signInView) busy(b bool) {
 }
 
 func (v *signInView) signIn() {
+	v.stopProvidersSoon()
 	server, email, pw := v.server.Text, v.email.Text, v.password.Text
 	var stage state.Stage
 	v.busy(true)
@@ -176,7 +212,11 @@ func (v *signInView) signIn() {
 
 func (v *signInView) showSecondFactor() {
 	s := v.c.opt.Session
-	v.who.SetText("Signing in as " + s.Email() + ". Confirm it is you with a second factor.")
+	who := "as " + s.Email()
+	if s.Email() == "" {
+		who = "with " + s.Provider()
+	}
+	v.who.SetText("Signing in " + who + ". Confirm it is you with a second factor.")
 	labels := make([]string, 0, len(s.Factors()))
 	clear(v.factors)
 	for _, f := range s.Factors() {
@@ -238,6 +278,102 @@ func (v *signInView) verifyCode() {
 		case state.IsLoginExpired(err):
 			v.showPassword() // the message says why; the email is still there
 			v.c.win.Canvas().Focus(v.password)
+		}
+	})
+}
+
+// providerDebounce is how long typing in the server field pauses before its providers load.
+const providerDebounce = 700 * time.Millisecond
+
+// providersSoon loads the typed server's providers once typing pauses.
+func (v *signInView) providersSoon() {
+	v.stopProvidersSoon()
+	v.stopDebounce = v.c.opt.After(providerDebounce, func() {
+		v.stopDebounce = nil
+		v.loadProviders()
+	})
+}
+
+func (v *signInView) stopProvidersSoon() {
+	if v.stopDebounce != nil {
+		v.stopDebounce()
+		v.stopDebounce = nil
+	}
+}
+
+// loadProviders fetches the enabled providers of the server typed. The buttons are a
+// convenience: a server that cannot be reached (yet) just shows none, no error.
+func (v *signInView) loadProviders() {
+	server := strings.TrimSpace(v.server.Text)
+	if server == v.providersFor {
+		return
+	}
+	v.providersFor = server
+	if server == "" {
+		v.showProviders(nil)
+		return
+	}
+	var list []api.PublicProvider
+	v.c.background("Looking for sign-in providers", func(ctx context.Context) error {
+		list, _ = v.c.opt.Session.Providers(ctx, server)
+		return nil
+	}, func(error) {
+		if strings.TrimSpace(v.server.Text) == server { // else the field changed meanwhile
+			v.showProviders(list)
+		}
+	})
+}
+
+func (v *signInView) showProviders(list []api.PublicProvider) {
+	v.providers = list
+	clear(v.providerBtns)
+	var objs []fyne.CanvasObject
+	if len(list) > 0 {
+		or := muted("or")
+		noteSegment(or).Style.Alignment = fyne.TextAlignCenter
+		objs = append(objs, or)
+	}
+	for _, p := range list {
+		b := widget.NewButtonWithIcon(state.ProviderButtonLabel(p), theme.AccountIcon(), func() { v.signInWith(p) })
+		v.providerBtns[p.Slug] = b
+		objs = append(objs, b)
+	}
+	v.providerBox.Objects = objs
+	v.providerBox.Refresh()
+}
+
+// signInWith runs the loopback flow: the browser signs in with the provider and comes back to
+// the console on 127.0.0.1; a second factor follows as after a password.
+func (v *signInView) signInWith(p api.PublicProvider) {
+	v.stopProvidersSoon()
+	server := v.server.Text
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancelFlow = cancel
+	v.waitingLbl.SetText("Continue in your browser: sign in with " + p.DisplayName + ", then come back here.")
+	v.waiting.Show()
+	v.busy(true)
+	var stage state.Stage
+	v.c.call("Waiting for the browser", func(context.Context) error {
+		var err error
+		stage, err = v.c.opt.Session.SignInWithProvider(ctx, server, p, v.c.opt.Listen, v.c.opt.OpenURL)
+		if errors.Is(err, context.Canceled) {
+			return nil // the user cancelled: nothing to report
+		}
+		return err
+	}, func(err error) {
+		cancelled := ctx.Err() != nil
+		cancel()
+		v.cancelFlow = nil
+		v.waiting.Hide()
+		v.busy(false)
+		switch {
+		case err != nil:
+		case stage == state.NeedSecondFactor:
+			v.showSecondFactor()
+		case stage == state.SignedIn:
+			v.c.signedIn()
+		case cancelled:
+			v.c.say("Sign-in with " + p.DisplayName + " cancelled.")
 		}
 	})
 }

@@ -161,3 +161,48 @@ func (c *Console) afterIdle(fn func()) {
 	}
 	c.idle = append(c.idle, fn)
 }
+
+// TourDeletedSecrets shows the deleted secrets and selects the first (its Restore card).
+func (c *Console) TourDeletedSecrets() {
+	if c.ws == nil || c.ws.secrets == nil {
+		return
+	}
+	v := c.ws.secrets
+	v.deleted.SetChecked(true)
+	c.afterIdle(func() {
+		if len(v.rows) > 0 {
+			v.table.Select(widget.TableCellID{Row: 0, Col: 0})
+		}
+	})
+}
+
+// TourLiveSecrets returns the secrets screen to the live list.
+func (c *Console) TourLiveSecrets() {
+	if c.ws != nil && c.ws.secrets != nil && c.ws.secrets.deleted.Checked {
+		c.ws.secrets.deleted.SetChecked(false)
+	}
+}
+
+// TourSelectAudit selects a row of the secrets audit table.
+func (c *Console) TourSelectAudit(row int) {
+	if c.ws != nil && c.ws.audit != nil && row < len(c.ws.audit.rows) {
+		c.ws.audit.table.Select(widget.TableCellID{Row: row, Col: 0})
+	}
+}
+
+// TourSelectProvider opens the provider with this slug (else the first) in the editor.
+func (c *Console) TourSelectProvider(slug string) {
+	if c.ws == nil || c.ws.provs == nil {
+		return
+	}
+	v := c.ws.provs
+	row := 0
+	for i, p := range v.rows {
+		if p.Slug == slug {
+			row = i
+		}
+	}
+	if len(v.rows) > 0 {
+		v.table.Select(widget.TableCellID{Row: row, Col: 0})
+	}
+}

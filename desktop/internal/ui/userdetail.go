@@ -141,7 +141,7 @@ func (p *detailPane) show() {
 	}
 
 	// What support staff act on comes first: second factors, devices, sessions.
-	objs = append(objs, p.mfaSection(acts, u), p.devicesSection(acts), p.sessionsSection(acts, who))
+	objs = append(objs, p.mfaSection(acts, u), p.devicesSection(acts), p.sessionsSection(acts, who), p.identitiesSection())
 
 	lastStamp := "never"
 	if u.LastLoginAt != nil {
@@ -213,6 +213,38 @@ func (p *detailPane) sessionsSection(acts state.Actions, who string) fyne.Canvas
 		head = container.NewHBox(p.endAll)
 	}
 	return section("Sessions ("+strconv.Itoa(len(list))+")", head, container.NewVBox(rows...))
+}
+
+// identitiesSection lists the provider accounts the user signs in with (read-only here: the
+// user links and unlinks them; deleting a provider unlinks its identities).
+func (p *detailPane) identitiesSection() fyne.CanvasObject {
+	list, st := p.v.detail.Identities()
+	now := p.c.opt.Now()
+	var rows []fyne.CanvasObject
+	switch st {
+	case state.SectionUnavailable:
+		return section("Linked identities", nil, muted("This server does not offer social sign-in."))
+	case state.SectionFailed:
+		rows = append(rows, muted("Could not load the linked identities."))
+	case state.SectionLoading, state.SectionReady:
+		if len(list) == 0 {
+			rows = append(rows, muted("None: this account signs in with its password only."))
+		}
+	}
+	for _, id := range list {
+		last := "never signed in with it"
+		if id.LastLoginAt != nil {
+			last = "last sign-in " + state.Ago(*id.LastLoginAt, now)
+		}
+		email := dashIfEmpty(id.Email)
+		if id.Email != "" && !id.EmailVerified {
+			email += " (unverified)"
+		}
+		name := widget.NewLabel(state.ProviderTypeLabel(id.ProviderType) + " · " + id.Provider)
+		name.TextStyle = fyne.TextStyle{Bold: true}
+		rows = append(rows, container.NewVBox(name, muted(email+" · linked "+state.Ago(id.CreatedAt, now)+" · "+last)))
+	}
+	return section("Linked identities ("+strconv.Itoa(len(list))+")", nil, container.NewVBox(rows...))
 }
 
 func (p *detailPane) devicesSection(acts state.Actions) fyne.CanvasObject {

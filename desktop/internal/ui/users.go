@@ -160,12 +160,6 @@ func (v *usersView) load(label string, work func(context.Context) error) {
 			v.loaded = true
 		}
 		v.showPage()
-		if err == nil {
-			v.c.background("Loading MFA status", v.vm.FillMFA, func(error) {
-				v.rows = v.vm.Rows()
-				v.table.Refresh()
-			})
-		}
 	})
 }
 

@@ -34,6 +34,8 @@ type workspace struct {
 	users   *usersView
 	events  *eventsView
 	secrets *secretsView
+	audit   *auditView
+	provs   *providersView
 
 	themeBtn *widget.Button
 	signOut  *widget.Button
@@ -62,6 +64,16 @@ func newWorkspace(c *Console) *workspace {
 	if w.caps.ViewSecrets {
 		w.secrets = newSecretsView(c, state.NewSecrets(b), state.NewSecretDetail(b, c.opt.After), state.NewSecretOps(b))
 		w.add(state.ScreenSecrets, "Secrets", theme.StorageIcon(), w.secrets, w.secrets.content)
+		w.audit = newAuditView(c, state.NewSecretAudit(b, b))
+		w.add(state.ScreenAudit, "Secret audit", theme.DocumentIcon(), w.audit, w.audit.content)
+	}
+	if w.caps.ManageProviders {
+		ops := state.NewSecretOps(b)
+		if w.secrets != nil {
+			ops = w.secrets.ops // one view model: both screens show the same health
+		}
+		w.provs = newProvidersView(c, state.NewOAuthProviders(b), ops)
+		w.add(state.ScreenProviders, "Providers", theme.LoginIcon(), w.provs, w.provs.content)
 	}
 	w.tabs.OnSelected = func(t *container.TabItem) {
 		if sc := w.screens[t]; sc != nil {

@@ -62,6 +62,7 @@ func (a *App) wireAccounts(ctx context.Context) error {
 		}
 		sessionStore, userStore = a.AuthCache.Sessions(sessionStore), a.AuthCache.Users(userStore)
 	}
+	a.UserStore = userStore
 	a.Sessions = session.New(sessionStore, session.Options{IdleTTL: cfg.Auth.SessionIdleTTL, AbsoluteTTL: cfg.Auth.SessionAbsoluteTTL})
 	a.Events = events.New(a.DB.Events(), events.Options{RequestID: httpapi.RequestID})
 	if err := a.Events.Register(a.Registry); err != nil {

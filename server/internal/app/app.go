@@ -26,12 +26,14 @@ import (
 	"gatehouse/server/internal/events"
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/keyring"
+	"gatehouse/server/internal/oauth"
 	"gatehouse/server/internal/pool"
 	"gatehouse/server/internal/secrets"
 	"gatehouse/server/internal/serviceaccount"
 	"gatehouse/server/internal/session"
 	"gatehouse/server/internal/store"
 	"gatehouse/server/internal/token"
+	"gatehouse/server/internal/users"
 )
 
 // App is a wired Gatehouse server.
@@ -58,6 +60,10 @@ type App struct {
 	Secrets         *secrets.Service
 	SecretsAudit    *secrets.AuditWriter
 	ServiceAccounts *serviceaccount.Service
+	// OAuth is social login (oauth.go); UserStore the account store every capability shares
+	// (cached with exact invalidation when the session cache is on).
+	OAuth     *oauth.Service
+	UserStore users.Store
 	// Console receives what is shown to the operator once and never logged (the generated
 	// bootstrap admin password). Nil discards it.
 	Console io.Writer
@@ -161,10 +167,16 @@ func (a *App) wire(ctx context.Context) error {
 	if err := a.wireJobs(); err != nil {
 		return err
 	}
+	if err := a.wireCleanup(); err != nil {
+		return err
+	}
 	if err := a.wireAccounts(ctx); err != nil {
 		return err
 	}
 	if err := a.wireSecrets(ctx); err != nil {
+		return err
+	}
+	if err := a.wireOAuth(ctx); err != nil {
 		return err
 	}
 
@@ -185,7 +197,7 @@ func (a *App) wire(ctx context.Context) error {
 		Registry:        reg,
 		ReadinessChecks: checks,
 		Version:         buildinfo.Get(),
-		ErrorKinds:      slices.Concat(errorKinds, mfaErrorKinds, secretsErrorKinds),
+		ErrorKinds:      slices.Concat(errorKinds, mfaErrorKinds, secretsErrorKinds, oauthErrorKinds),
 		Accounts:        a.Auth,
 		CookieSecure:    cfg.CookieSecure(),
 		JWKS:            a.Tokens.JWKS,
@@ -198,6 +210,9 @@ func (a *App) wire(ctx context.Context) error {
 		Secrets:         a.Secrets,
 		ServiceAccounts: a.ServiceAccounts,
 		SecretEvents:    a.Events,
+		OAuth:           a.OAuth,
+		PublicURL:       cfg.OAuth.PublicURL,
+		StepUp:          a.Auth.StepUpGate,
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -78,7 +78,7 @@ func (a *App) wireMFA(limiter ratelimit.Limiter) (mfaParts, error) {
 
 	oobOpts := oob.Options{TTL: cfg.MFA.CodeTTL, Cooldown: cfg.MFA.CodeCooldown, MaxAttempts: cfg.MFA.CodeMaxAttempts}
 	m := &auth.MFA{Factors: map[string]auth.Factor{}, RequiredRoles: cfg.MFA.RequiredRoles, Grace: cfg.MFA.Grace,
-		Enroll: auth.Enrollment{Issuer: cfg.MFA.Issuer, Cleanup: a.DB.Pending().DeleteForUser}}
+		Enroll: auth.Enrollment{Issuer: cfg.MFA.Issuer, Cleanup: a.DB.Pending().DeleteForUser}, Index: a.DB}
 	var skipped []string
 	for _, name := range cfg.MFA.Factors {
 		switch name {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gatehouse/server/internal/accesscache"
 	"gatehouse/server/internal/httpapi"
 	"gatehouse/server/internal/secrets"
 	"gatehouse/server/internal/secrets/aws"
@@ -20,6 +21,7 @@ import (
 	"gatehouse/server/internal/secrets/rotationhook"
 	"gatehouse/server/internal/secrets/vault"
 	"gatehouse/server/internal/serviceaccount"
+	"gatehouse/server/internal/store"
 	"gatehouse/shared/api"
 )
 
@@ -83,6 +85,9 @@ var secretBackendFactories = map[string]func(ctx context.Context, a *App) (secre
 	},
 }
 
+// auditCommittersPostgres is how many audit batches may commit at once on PostgreSQL.
+const auditCommittersPostgres = 4
+
 // wireSecrets builds the secrets manager: backends, the group-commit audit writer, the value
 // cache, generators and rotation hooks, service accounts, and the purge job.
 func (a *App) wireSecrets(ctx context.Context) error {
@@ -100,7 +105,13 @@ func (a *App) wireSecrets(ctx context.Context) error {
 		backends[kind] = b
 	}
 
-	a.SecretsAudit = secrets.NewAuditWriter(a.DB.Secrets(), cfg.AuditBatch)
+	// PostgreSQL: while one batch waits for its WAL flush, the next is written (and the
+	// server's own group commit shares the flush). SQLite has one connection: one committer.
+	committers := 1
+	if a.DB.Dialect() == store.DialectPostgres {
+		committers = auditCommittersPostgres
+	}
+	a.SecretsAudit = secrets.NewParallelAuditWriter(a.DB.Secrets(), cfg.AuditBatch, committers)
 	a.closers = append(a.closers, a.SecretsAudit.Close)
 
 	var valueCache secrets.Cache
@@ -124,7 +135,22 @@ func (a *App) wireSecrets(ctx context.Context) error {
 		hook = signedHook{key: []byte(cfg.RotationHookKey)}
 	}
 
-	a.ServiceAccounts = serviceaccount.New(a.DB.ServiceAccounts(), uuid.NewString, nil)
+	// One access cache for tokens and policies: deleting a service account drops both.
+	var access *accesscache.Cache
+	var saOpts []serviceaccount.Option
+	var policyCache secrets.AccessCache
+	if cfg.AccessCacheAge > 0 {
+		o := accesscache.Options{MaxAge: cfg.AccessCacheAge}
+		if a.Redis != nil { // a nil *redis.Client must not become a non-nil redis.Cmdable
+			o.Redis = a.Redis
+		}
+		access = accesscache.New(o)
+		if err := access.Register(a.Registry); err != nil {
+			return err
+		}
+		saOpts, policyCache = append(saOpts, serviceaccount.WithCache(access)), access
+	}
+	a.ServiceAccounts = serviceaccount.New(a.DB.ServiceAccounts(), uuid.NewString, nil, saOpts...)
 	svc, err := secrets.New(secrets.Deps{
 		Store:     a.DB.Secrets(),
 		Backends:  backends,
@@ -136,6 +162,7 @@ func (a *App) wireSecrets(ctx context.Context) error {
 			_, err := a.ServiceAccounts.Get(ctx, id)
 			return err
 		},
+		AccessCache: policyCache,
 	}, secrets.Options{
 		DefaultBackend: cfg.DefaultBackend, MaxValueBytes: cfg.MaxValueBytes, RecoveryWindow: cfg.RecoveryWindow,
 		NewID: uuid.NewString,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,14 @@ import (
 // real server (testenv, in this process), by exactly secBenchClients closed-loop clients,
 // beside the JWT-only baseline (GET /api/v1/bench/jwt) in the same run:
 //
-//	value-hit:  the value cache on (the default TTL), so the db backend is read once;
+//	value-hit:  the value cache on (the default TTL), so the db backend is read once; the
+//	            service account's token and policies come from the access cache
+//	            (internal/accesscache, default max age);
 //	value-miss: the cache off (Secrets.CacheTTL = 0), so every read unwraps the data key and
-//	            decrypts the value from the database.
+//	            decrypts the value from the database;
+//	value-hit-redis: value-hit with Redis configured (only when GATEHOUSE_TEST_REDIS_URL is
+//	            set), as replicas run: each hit also reads the token's and the policies'
+//	            generations from Redis (two GETs) so that revocations are exact across replicas.
 //
 // Every read is audited with group commit: the value is answered only after its audit row is
 // committed. After each run the harness counts the service account's audit rows through
@@ -34,7 +40,8 @@ import (
 //
 //	go test -run '^$' -bench SecretValue -benchtime 10s -count 2 ./internal/app/
 //
-// PostgreSQL variants run when GATEHOUSE_TEST_POSTGRES_URL is set.
+// PostgreSQL variants run when GATEHOUSE_TEST_POSTGRES_URL is set, value-hit-redis when
+// GATEHOUSE_TEST_REDIS_URL is.
 
 const (
 	secBenchClients  = 64
@@ -52,6 +59,11 @@ func BenchmarkSecretValue(b *testing.B) {
 			})
 			b.Run("value-hit", func(b *testing.B) { hit.run(b) })
 			b.Run("value-miss", func(b *testing.B) { miss.run(b) })
+			if os.Getenv(testenv.EnvRedisURL) != "" {
+				// As replicas run: every hit also reads two generations from Redis.
+				hitRedis := newSecBenchFixture(b, dialect, true, testenv.WithRedis(b))
+				b.Run("value-hit-redis", func(b *testing.B) { hitRedis.run(b) })
+			}
 		})
 	}
 }
@@ -66,15 +78,15 @@ type secBenchFixture struct {
 	valueURL string
 }
 
-func newSecBenchFixture(b *testing.B, dialect string, cache bool) *secBenchFixture {
+func newSecBenchFixture(b *testing.B, dialect string, cache bool, opts ...testenv.Option) *secBenchFixture {
 	b.Helper()
-	env := testenv.New(b, dialect, testenv.WithConfig(func(c *config.Config) {
+	env := testenv.New(b, dialect, append([]testenv.Option{testenv.WithConfig(func(c *config.Config) {
 		c.HTTP.BenchEndpoints = true
 		c.Log.Level = "warn"
 		if !cache {
 			c.Secrets.CacheTTL = 0
 		}
-	}))
+	})}, opts...)...)
 	env.CreateUser(b, "bench-admin@example.com", secBenchPassword, api.RoleAdmin)
 	admin, tok := env.LoginBearer(b, "bench-admin@example.com", secBenchPassword)
 	ctx := context.Background()

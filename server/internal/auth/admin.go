@@ -49,6 +49,63 @@ func (s *Service) ListUsers(ctx context.Context, q api.UserQuery) ([]users.User,
 	return list, total, uq, err
 }
 
+// FactorIndex looks up the confirmed factors of many accounts at once (internal/store).
+type FactorIndex interface {
+	EnrolledFactors(ctx context.Context, userIDs []string) (map[string][]string, error)
+}
+
+// MFASummaries describes the second factors of a page of accounts, by user ID, with one
+// batched look-up when an index is wired. Only factors this server offers are listed; like
+// sign-in, recovery codes alone do not make an account enrolled.
+func (s *Service) MFASummaries(ctx context.Context, list []users.User) (map[string]api.MFASummary, error) {
+	out := make(map[string]api.MFASummary, len(list))
+	var found map[string][]string
+	switch {
+	case !s.mfa.on() || len(list) == 0:
+	case s.mfa.Index != nil:
+		ids := make([]string, len(list))
+		for i, u := range list {
+			ids[i] = u.ID
+		}
+		var err error
+		if found, err = s.mfa.Index.EnrolledFactors(ctx, ids); err != nil {
+			return nil, fmt.Errorf("mfa summaries: %w", err)
+		}
+	default:
+		found = map[string][]string{}
+		for _, u := range list {
+			for _, name := range s.mfa.Order {
+				ok, err := s.mfa.Factors[name].Enrolled(ctx, u.ID)
+				if err != nil {
+					return nil, fmt.Errorf("mfa summaries: %s status: %w", name, err)
+				}
+				if ok {
+					found[u.ID] = append(found[u.ID], name)
+				}
+			}
+		}
+	}
+	for _, u := range list {
+		sum := api.MFASummary{Factors: []string{}, Required: s.requiresMFA(u.Roles)}
+		for _, name := range orderOf(s.mfa) {
+			if slices.Contains(found[u.ID], name) {
+				sum.Factors = append(sum.Factors, name)
+				sum.Enrolled = sum.Enrolled || name != api.FactorRecoveryCode
+			}
+		}
+		out[u.ID] = sum
+	}
+	return out, nil
+}
+
+// orderOf is the offered factors in wire order (none when MFA is off).
+func orderOf(m *MFA) []string {
+	if !m.on() {
+		return nil
+	}
+	return m.Order
+}
+
 // CreateUser creates an account as an admin.
 func (s *Service) CreateUser(ctx context.Context, p Principal, req api.CreateUserRequest, meta Meta) (users.User, error) {
 	u, err := s.newUser(ctx, req.Email, req.DisplayName, req.Password, req.Roles)

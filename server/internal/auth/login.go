@@ -42,6 +42,14 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken
 	if err != nil {
 		return CookieLogin{}, err
 	}
+	return s.openCookieSession(ctx, u, "password", previousToken, deviceToken, meta)
+}
+
+// openCookieSession finishes every cookie login once the user is known (method "password" or
+// "oauth:<provider>"): the browser's previous session is revoked (SEC-10); a user with a
+// second factor gets a pending login instead of a session, unless the browser is one of their
+// trusted devices (SEC-23, SEC-24).
+func (s *Service) openCookieSession(ctx context.Context, u users.User, method, previousToken, deviceToken string, meta Meta) (CookieLogin, error) {
 	if previousToken != "" {
 		if old, err := s.sessions.Authenticate(ctx, previousToken); err == nil {
 			if err := s.sessions.Revoke(ctx, old.ID, "replaced_by_login"); err != nil {
@@ -64,7 +72,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken
 	if err != nil {
 		return CookieLogin{}, fmt.Errorf("create session: %w", err)
 	}
-	if err := s.record(ctx, api.EventLoginSucceeded, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"session_id": sess.ID, "method": "password", "kind": session.KindCookie}); err != nil {
+	if err := s.record(ctx, api.EventLoginSucceeded, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"session_id": sess.ID, "method": method, "kind": session.KindCookie}); err != nil {
 		return CookieLogin{}, err
 	}
 	return CookieLogin{User: u, Session: sess, Token: tok}, nil

@@ -119,6 +119,8 @@ type MFA struct {
 	// RequiredRoles must use a factor once Grace after account creation has passed.
 	RequiredRoles []string
 	Grace         time.Duration
+	// Index answers listings' per-account MFA in one look-up (nil: one status per account).
+	Index FactorIndex
 }
 
 // on reports whether any factor is offered.

@@ -14,23 +14,24 @@ type Permission string
 
 // Permissions. Later capabilities (devices, MFA reset, providers, secrets) add theirs here.
 const (
-	UsersRead      Permission = "users.read"        // find users, view status and sessions
-	UsersCreate    Permission = "users.create"      // create accounts
-	UsersUpdate    Permission = "users.update"      // display name
-	UsersRoles     Permission = "users.roles"       // change roles
-	UsersLock      Permission = "users.lock"        // lock, unlock (status changes)
-	SessionsRevoke Permission = "sessions.revoke"   // revoke another user's sessions
-	EventsRead     Permission = "events.read"       // security events
-	PoolRead       Permission = "pool.read"         // database pool statistics
-	TokensInspect  Permission = "tokens.introspect" // token introspection
-	DevicesRevoke  Permission = "devices.revoke"    // end trust in another user's devices
-	MFAReset       Permission = "mfa.reset"         // remove another user's second factors (SEC-26)
-	SecretsAdmin   Permission = "secrets.admin"     // secret backends, policies, service accounts, the secret audit trail
-	KeysRead       Permission = "keys.read"         // master key versions and re-wrap progress
+	UsersRead       Permission = "users.read"        // find users, view status and sessions
+	UsersCreate     Permission = "users.create"      // create accounts
+	UsersUpdate     Permission = "users.update"      // display name
+	UsersRoles      Permission = "users.roles"       // change roles
+	UsersLock       Permission = "users.lock"        // lock, unlock (status changes)
+	SessionsRevoke  Permission = "sessions.revoke"   // revoke another user's sessions
+	EventsRead      Permission = "events.read"       // security events
+	PoolRead        Permission = "pool.read"         // database pool statistics
+	TokensInspect   Permission = "tokens.introspect" // token introspection
+	DevicesRevoke   Permission = "devices.revoke"    // end trust in another user's devices
+	MFAReset        Permission = "mfa.reset"         // remove another user's second factors (SEC-26)
+	SecretsAdmin    Permission = "secrets.admin"     // secret backends, policies, service accounts, the secret audit trail
+	KeysRead        Permission = "keys.read"         // master key versions and re-wrap progress
+	ProvidersManage Permission = "providers.manage"  // social-login providers (client secrets are write-only)
 )
 
 var table = map[string][]Permission{
-	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect, DevicesRevoke, MFAReset, SecretsAdmin, KeysRead},
+	api.RoleAdmin: {UsersRead, UsersCreate, UsersUpdate, UsersRoles, UsersLock, SessionsRevoke, EventsRead, PoolRead, TokensInspect, DevicesRevoke, MFAReset, SecretsAdmin, KeysRead, ProvidersManage},
 	// Support helps people: find them, lock/unlock, revoke sessions. Never roles, never secrets.
 	api.RoleSupport: {UsersRead, UsersLock, SessionsRevoke, DevicesRevoke, MFAReset},
 	api.RoleUser:    {},

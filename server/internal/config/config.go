@@ -39,6 +39,7 @@ type Config struct {
 	Twilio   Twilio   `yaml:"twilio"`
 	Secrets  Secrets  `yaml:"secrets"`
 	Jobs     Jobs     `yaml:"jobs"`
+	OAuth    OAuth    `yaml:"oauth"`
 
 	DemoDelivery bool `env:"GATEHOUSE_DEMO_DELIVERY" yaml:"demo_delivery" doc:"Development only: when smtp.* or twilio.* is unset, deliver mail to an in-process SMTP sink and SMS to an in-process loopback Twilio (the real clients, speaking SMTP and Twilio's REST API) and print each message on the terminal. make run turns it on; production refuses it."`
 }
@@ -74,6 +75,7 @@ type Secrets struct {
 	DefaultBackend  string        `env:"GATEHOUSE_SECRETS_DEFAULT_BACKEND" yaml:"default_backend" doc:"Backend of new secrets that name none: db, env, vault, aws, azure or gcp (it must be configured)."`
 	MaxValueBytes   int           `env:"GATEHOUSE_SECRETS_MAX_VALUE_BYTES" yaml:"max_value_bytes" doc:"Largest secret value accepted; larger ones get 413 secret_too_large. Must fit http.max_body_bytes once base64-encoded."`
 	CacheTTL        time.Duration `env:"GATEHOUSE_SECRETS_CACHE_TTL" yaml:"cache_ttl" doc:"How long a replica serves a secret value from memory; invalidated on write, rotate, rollback and delete. 0 disables the cache."`
+	AccessCacheAge  time.Duration `env:"GATEHOUSE_SECRETS_ACCESS_CACHE_MAX_AGE" yaml:"access_cache_max_age" doc:"Longest a replica answers from memory which service account a token belongs to and which secret policies apply, before reading them again. Revocations, account deletions and policy changes apply on the next request on the replica that made them and, with redis.url set, on every replica (a generation per service account or role in Redis, one GET per lookup); without Redis, other replicas on the same PostgreSQL database see them within this age. 0 disables the cache."`
 	EnvPrefix       string        `env:"GATEHOUSE_SECRETS_ENV_PREFIX" yaml:"env_prefix" doc:"Variable prefix of the read-only env backend: billing/prod/db-password is read from <prefix>BILLING__PROD__DB_PASSWORD (docs/secrets.md)."`
 	EnvEnabled      bool          `env:"GATEHOUSE_SECRETS_ENV_ENABLED" yaml:"env_enabled" doc:"Offer the env backend (secrets whose values come from the server's environment)."`
 	RecoveryWindow  time.Duration `env:"GATEHOUSE_SECRETS_RECOVERY_WINDOW" yaml:"recovery_window" doc:"How long a deleted secret can be restored before it is purged with its values."`
@@ -142,6 +144,32 @@ type Jobs struct {
 	RotationInterval time.Duration `env:"GATEHOUSE_JOBS_ROTATION_INTERVAL" yaml:"rotation_interval" doc:"How often the leader rotates the secrets whose rotation policy says they are due (SEC-44)."`
 	RotationRetry    time.Duration `env:"GATEHOUSE_JOBS_ROTATION_RETRY" yaml:"rotation_retry" doc:"After a scheduled rotation fails (its test hook refused, its backend failed), how long before it is tried again. The current version stays in use meanwhile."`
 	RotationWarning  time.Duration `env:"GATEHOUSE_JOBS_ROTATION_WARNING" yaml:"rotation_warning" doc:"How far ahead of a secret's scheduled rotation the leader records a secret.rotation_due security event (once per secret and due time, checked every rotation_interval). 0 records none."`
+
+	CleanupInterval  time.Duration `env:"GATEHOUSE_JOBS_CLEANUP_INTERVAL" yaml:"cleanup_interval" doc:"How often the leader deletes dead rows: expired or revoked sessions, refresh tokens and trusted devices, expired pending second-factor logins and codes (past cleanup_retention), and TOTP enrollments left unconfirmed for a day."`
+	CleanupRetention time.Duration `env:"GATEHOUSE_JOBS_CLEANUP_RETENTION" yaml:"cleanup_retention" doc:"How long an expired or revoked row is kept before the clean-up deletes it (support can still see a user's recent sessions meanwhile). 0 deletes at the first run after expiry. The security event log is never cleaned."`
+}
+
+// OAuth configures social login. Providers are managed at runtime (admin API, console); those
+// with a client id here are created at start, and their credentials kept in step with it.
+type OAuth struct {
+	PublicURL             string        `env:"GATEHOUSE_PUBLIC_URL" yaml:"public_url" doc:"The server's external base URL (https://id.example.com): OAuth callbacks are <public_url>/api/v1/auth/oauth/<provider>/callback, the redirect URI to register with each provider. Empty: each request's own scheme and host (development only; set it behind a proxy)."`
+	AllowedRedirects      []string      `env:"GATEHOUSE_OAUTH_ALLOWED_REDIRECTS" yaml:"allowed_redirects" doc:"Absolute URL prefixes redirect_to may point at after a social login (SEC-35), e.g. https://app.example.com/. Same-site paths and native apps' loopback addresses (http://127.0.0.1:PORT/) are always allowed."`
+	FlowTTL               time.Duration `env:"GATEHOUSE_OAUTH_FLOW_TTL" yaml:"flow_ttl" doc:"How long a social login may take between start and callback (state lifetime, SEC-30)."`
+	Timeout               time.Duration `env:"GATEHOUSE_OAUTH_TIMEOUT" yaml:"timeout" doc:"Bound on each request to a provider (discovery, keys, token, profile)."`
+	RatePerIP             int           `env:"GATEHOUSE_OAUTH_RATE_PER_IP" yaml:"rate_per_ip" doc:"Social-login requests (start, callback, exchange) per minute admitted from one client IP, in bursts of up to 20; 429 beyond."`
+	GoogleClientID        string        `env:"GATEHOUSE_OAUTH_GOOGLE_CLIENT_ID" yaml:"google_client_id" doc:"Google OAuth client id: seeds the google provider."`
+	GoogleClientSecret    string        `env:"GATEHOUSE_OAUTH_GOOGLE_CLIENT_SECRET" yaml:"google_client_secret" secret:"true" doc:"Google OAuth client secret."`
+	MicrosoftClientID     string        `env:"GATEHOUSE_OAUTH_MICROSOFT_CLIENT_ID" yaml:"microsoft_client_id" doc:"Microsoft Entra ID application (client) id: seeds the microsoft provider."`
+	MicrosoftClientSecret string        `env:"GATEHOUSE_OAUTH_MICROSOFT_CLIENT_SECRET" yaml:"microsoft_client_secret" secret:"true" doc:"Microsoft client secret."`
+	MicrosoftTenant       string        `env:"GATEHOUSE_OAUTH_MICROSOFT_TENANT" yaml:"microsoft_tenant" doc:"Microsoft tenant: common (any account), organizations (work and school), consumers (personal) or a tenant id."`
+	LinkedInClientID      string        `env:"GATEHOUSE_OAUTH_LINKEDIN_CLIENT_ID" yaml:"linkedin_client_id" doc:"LinkedIn client id (Sign In with LinkedIn using OpenID Connect): seeds the linkedin provider."`
+	LinkedInClientSecret  string        `env:"GATEHOUSE_OAUTH_LINKEDIN_CLIENT_SECRET" yaml:"linkedin_client_secret" secret:"true" doc:"LinkedIn client secret."`
+	GitHubClientID        string        `env:"GATEHOUSE_OAUTH_GITHUB_CLIENT_ID" yaml:"github_client_id" doc:"GitHub OAuth app client id: seeds the github provider."`
+	GitHubClientSecret    string        `env:"GATEHOUSE_OAUTH_GITHUB_CLIENT_SECRET" yaml:"github_client_secret" secret:"true" doc:"GitHub OAuth app client secret."`
+	OIDCIssuer            string        `env:"GATEHOUSE_OAUTH_OIDC_ISSUER" yaml:"oidc_issuer" doc:"Issuer URL of a generic OpenID Connect provider (found by discovery): seeds the oidc provider with oidc_client_id."`
+	OIDCClientID          string        `env:"GATEHOUSE_OAUTH_OIDC_CLIENT_ID" yaml:"oidc_client_id" doc:"Client id at the generic OpenID Connect provider."`
+	OIDCClientSecret      string        `env:"GATEHOUSE_OAUTH_OIDC_CLIENT_SECRET" yaml:"oidc_client_secret" secret:"true" doc:"Client secret at the generic OpenID Connect provider."`
+	OIDCName              string        `env:"GATEHOUSE_OAUTH_OIDC_NAME" yaml:"oidc_name" doc:"Name shown on login screens for the generic OpenID Connect provider."`
 }
 
 // Twilio configures SMS codes through Twilio's Messages API.
@@ -266,11 +294,13 @@ func Default() Config {
 			RequiredRoles: []string{"admin", "support"}, Grace: 7 * 24 * time.Hour, PendingTTL: 5 * time.Minute,
 			CodeTTL: 10 * time.Minute, CodeCooldown: 30 * time.Second, CodeMaxAttempts: 5, DeviceTTL: 30 * 24 * time.Hour, RatePerIP: 30,
 		},
-		SMTP: SMTP{Port: 587, TLS: "starttls", Timeout: 10 * time.Second},
+		SMTP:  SMTP{Port: 587, TLS: "starttls", Timeout: 10 * time.Second},
+		OAuth: OAuth{FlowTTL: 10 * time.Minute, Timeout: 10 * time.Second, RatePerIP: 60},
 		Jobs: Jobs{LockCheck: 5 * time.Second, RewrapInterval: time.Minute, RewrapBatch: 200, RewrapGrace: 2 * time.Minute,
-			RotationInterval: time.Minute, RotationRetry: time.Hour, RotationWarning: 7 * 24 * time.Hour},
+			RotationInterval: time.Minute, RotationRetry: time.Hour, RotationWarning: 7 * 24 * time.Hour,
+			CleanupInterval: time.Hour, CleanupRetention: 24 * time.Hour},
 		Secrets: Secrets{
-			DefaultBackend: "db", MaxValueBytes: 64 << 10, CacheTTL: 5 * time.Minute, EnvPrefix: "GATEHOUSE_SECRET_",
+			DefaultBackend: "db", MaxValueBytes: 64 << 10, CacheTTL: 5 * time.Minute, AccessCacheAge: 2 * time.Second, EnvPrefix: "GATEHOUSE_SECRET_",
 			EnvEnabled: true, RecoveryWindow: 7 * 24 * time.Hour, PurgeInterval: time.Hour, AuditBatch: 256,
 			AWS:   SecretsAWS{Timeout: 10 * time.Second},
 			Azure: SecretsAzure{Timeout: 10 * time.Second},

@@ -121,6 +121,30 @@ func (c *Config) Validate() error {
 			add("%s: must be positive", name)
 		}
 	}
+	if c.OAuth.PublicURL != "" {
+		if u, err := url.Parse(c.OAuth.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.User != nil {
+			add("oauth.public_url: %q is not an absolute http(s) URL without query", c.OAuth.PublicURL)
+		}
+	}
+	for _, r := range c.OAuth.AllowedRedirects {
+		u, err := url.Parse(r)
+		secure := err == nil && (u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Hostname()))
+		if !secure || u.Host == "" || u.User != nil {
+			add("oauth.allowed_redirects: %q must be an absolute https URL (http only for loopback)", r)
+		}
+	}
+	if c.OAuth.FlowTTL < time.Minute || c.OAuth.FlowTTL > time.Hour {
+		add("oauth.flow_ttl: must be between 1m and 1h")
+	}
+	if c.OAuth.Timeout <= 0 {
+		add("oauth.timeout: must be positive")
+	}
+	if c.OAuth.RatePerIP < 1 {
+		add("oauth.rate_per_ip: must be at least 1")
+	}
+	if (c.OAuth.OIDCClientID == "") != (c.OAuth.OIDCIssuer == "") {
+		add("oauth.oidc_issuer and oauth.oidc_client_id: set both or neither")
+	}
 	for _, tp := range c.HTTP.TrustedProxies {
 		if net.ParseIP(tp) == nil {
 			if _, _, err := net.ParseCIDR(tp); err != nil {
@@ -238,6 +262,9 @@ func (c *Config) productionProblems() []string {
 	}
 	if c.Twilio.BaseURL != "" {
 		p = append(p, "production: twilio.base_url must be empty (Twilio's real API)")
+	}
+	if strings.HasPrefix(c.OAuth.PublicURL, "http:") {
+		p = append(p, "production: oauth.public_url must use https")
 	}
 	if c.DemoDelivery {
 		p = append(p, "production: demo delivery is not allowed (GATEHOUSE_DEMO_DELIVERY)")
@@ -407,6 +434,9 @@ func (c *Config) jobsProblems() []string {
 	}
 	if j.RotationWarning < 0 {
 		p = append(p, "jobs.rotation_warning: must not be negative (0 turns the warnings off)")
+	}
+	if j.CleanupInterval <= 0 || j.CleanupRetention < 0 {
+		p = append(p, "jobs: cleanup_interval must be positive and cleanup_retention not negative")
 	}
 	// Replicas reload the keyring every minute (app.KeyReloadInterval); moving values to a
 	// version sooner could hand a replica a ciphertext it cannot open yet.

@@ -49,8 +49,8 @@ func (c *Config) secretsProblems() []string {
 	if s.MaxValueBytes < 1 || int64(s.MaxValueBytes)/3*4+4096 > c.HTTP.MaxBodyBytes {
 		add("secrets.max_value_bytes: must be positive and fit http.max_body_bytes (%d) once base64-encoded", c.HTTP.MaxBodyBytes)
 	}
-	if s.CacheTTL < 0 || s.RecoveryWindow < 0 {
-		add("secrets: cache_ttl and recovery_window must not be negative")
+	if s.CacheTTL < 0 || s.RecoveryWindow < 0 || s.AccessCacheAge < 0 {
+		add("secrets: cache_ttl, access_cache_max_age and recovery_window must not be negative")
 	}
 	if s.PurgeInterval <= 0 || s.AuditBatch < 1 || s.AuditBatch > 10_000 {
 		add("secrets: purge_interval must be positive and audit_batch between 1 and 10000")

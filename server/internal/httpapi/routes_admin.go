@@ -50,6 +50,20 @@ func usersAPI(list []users.User) []api.User {
 	return out
 }
 
+// summaryOf is the list's MFA summary of a full status (the same rules as auth.MFASummaries).
+func summaryOf(st api.MFAStatus) api.MFASummary {
+	sum := api.MFASummary{Factors: []string{}, Required: st.Required}
+	for _, name := range st.Available { // the server's order, as in the list
+		for _, f := range st.Factors {
+			if f.Factor == name && f.Enrolled {
+				sum.Factors = append(sum.Factors, name)
+				sum.Enrolled = sum.Enrolled || name != api.FactorRecoveryCode
+			}
+		}
+	}
+	return sum
+}
+
 func (s *Server) listUsers(c *gin.Context) {
 	page, err := queryInt(c, "page")
 	if err != nil {
@@ -66,7 +80,21 @@ func (s *Server) listUsers(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, api.UserList{Users: usersAPI(list), Page: q.Page, PerPage: q.PerPage, Total: total})
+	out := usersAPI(list)
+	if s.mfa != nil {
+		// One batched look-up for the page: the console shows MFA on every row.
+		sums, err := s.mfa.MFASummaries(c.Request.Context(), list)
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		for i := range out {
+			if sum, ok := sums[out[i].ID]; ok {
+				out[i].MFASummary = &sum
+			}
+		}
+	}
+	c.JSON(http.StatusOK, api.UserList{Users: out, Page: q.Page, PerPage: q.PerPage, Total: total})
 }
 
 func (s *Server) createUser(c *gin.Context) {
@@ -97,6 +125,8 @@ func (s *Server) getUser(c *gin.Context) {
 			return
 		}
 		out.MFA = &st
+		sum := summaryOf(st)
+		out.MFASummary = &sum
 	}
 	c.JSON(http.StatusOK, out)
 }

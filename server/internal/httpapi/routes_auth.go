@@ -96,9 +96,14 @@ func (s *Server) login(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
+	s.answerLogin(c, res, prev)
+}
+
+// answerLogin sets a cookie login's cookies and answers it: the session, or, when the second
+// factor is still to come, only the pending cookie, which reaches nothing but the MFA
+// endpoints (SEC-23). A session cookie the browser brought (prev) is cleared then.
+func (s *Server) answerLogin(c *gin.Context, res auth.CookieLogin, prev string) {
 	if p := res.Pending; p != nil {
-		// The password was right, the second factor is still to come: only the pending
-		// cookie is set, which reaches nothing but the MFA endpoints (SEC-23).
 		if prev != "" {
 			s.clearSessionCookie(c)
 		}

@@ -27,6 +27,7 @@ const (
 // MFA is the second-factor side of the account service (internal/auth).
 type MFA interface {
 	LookupPending(ctx context.Context, tok string) (pending.Login, error)
+	PendingFactors(ctx context.Context, l pending.Login) ([]string, error)
 	ChallengePending(ctx context.Context, l pending.Login, factor string, meta auth.Meta) (string, error)
 	VerifyPending(ctx context.Context, l pending.Login, factor, code string, remember bool, meta auth.Meta) (auth.VerifyPendingResult, error)
 	MFAGrant(ctx context.Context, req api.TokenRequest, meta auth.Meta) (auth.TokenPair, error)
@@ -36,6 +37,7 @@ type MFA interface {
 
 	MyMFA(ctx context.Context, p auth.Principal) (api.MFAStatus, error)
 	MFAStatus(ctx context.Context, userID string) (api.MFAStatus, error)
+	MFASummaries(ctx context.Context, list []users.User) (map[string]api.MFASummary, error)
 	BeginTOTP(ctx context.Context, p auth.Principal, meta auth.Meta) (api.TOTPEnrollment, error)
 	ConfirmTOTP(ctx context.Context, p auth.Principal, code string, meta auth.Meta) error
 	BeginOOB(ctx context.Context, p auth.Principal, factor, address string, meta auth.Meta) (string, error)
@@ -82,6 +84,7 @@ func (s *Server) setCookie(c *gin.Context, name, value string, maxAge time.Durat
 // routeMFA registers the second-factor routes. in is the authenticated group, ad the admin one.
 func (s *Server) routeMFA(in, ad *gin.RouterGroup) {
 	a := s.api
+	a.GET("/auth/mfa/pending", s.mfaPending)
 	a.POST("/auth/mfa/challenge", s.mfaChallenge)
 	a.POST("/auth/mfa/verify", s.mfaVerify)
 
@@ -150,6 +153,37 @@ func (s *Server) pendingLogin(c *gin.Context, mfaToken string) (pending.Login, b
 		return pending.Login{}, false
 	}
 	return l, true
+}
+
+// mfaPending describes the browser's pending login: a page that arrives with only the pending
+// cookie (after a social login's redirect) learns the factors and the CSRF token for the MFA
+// endpoints here. A GET, so it needs no CSRF token; other sites cannot read the answer.
+func (s *Server) mfaPending(c *gin.Context) {
+	tok, err := c.Cookie(s.pendingCookieName())
+	if err != nil || tok == "" {
+		WriteError(c, auth.ErrPendingInvalid)
+		return
+	}
+	ctx := c.Request.Context()
+	l, err := s.mfa.LookupPending(ctx, tok)
+	if err == nil && l.Kind != pending.KindCookie {
+		err = auth.ErrPendingInvalid
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrPendingInvalid) {
+			s.setCookie(c, s.pendingCookieName(), "", -1)
+		}
+		WriteError(c, err)
+		return
+	}
+	factors, err := s.mfa.PendingFactors(ctx, l)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, api.LoginResponse{Status: api.LoginMFARequired, CSRFToken: l.CSRFToken, Factors: factors,
+		ExpiresIn: max(int(time.Until(l.ExpiresAt)/time.Second), 0)})
 }
 
 func (s *Server) mfaChallenge(c *gin.Context) {

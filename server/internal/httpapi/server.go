@@ -91,6 +91,14 @@ type Options struct {
 
 	// Keys serves GET /api/v1/admin/keys (routes_keys.go); nil leaves it out. It needs Accounts.
 	Keys KeyStatusReader
+
+	// OAuth serves social login (routes_oauth.go); nil leaves it out. It needs Accounts.
+	OAuth OAuth
+	// PublicURL is the server's external base URL for OAuth callbacks; empty: each request's
+	// own scheme and host (development).
+	PublicURL string
+	// StepUp gates linking and unlinking identities (aal2 once the user has a factor).
+	StepUp StepUpGate
 }
 
 // Server is the HTTP layer. Register every route (through API) before serving Handler:
@@ -122,6 +130,10 @@ type Server struct {
 	secrets         Secrets
 	serviceAccounts ServiceAccounts
 	events          SecurityEvents
+
+	oauth      OAuth
+	publicURL  string
+	stepUpGate StepUpGate
 }
 
 // ginModeOnce sets gin's process-wide mode once: release mode prints no debug banner or routes.
@@ -224,6 +236,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.accounts != nil && opts.Keys != nil {
 		s.routeKeys(opts.Keys)
+	}
+	if s.accounts != nil && opts.OAuth != nil {
+		if opts.StepUp == nil {
+			return nil, errors.New("httpapi: OAuth needs a StepUp gate")
+		}
+		s.routeOAuth(opts.OAuth, opts.PublicURL, opts.StepUp)
 	}
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"gatehouse/server/internal/keyring"
+	"gatehouse/server/internal/oauth"
 	"gatehouse/server/internal/rewrap"
 	secretsdb "gatehouse/server/internal/secrets/db"
 	"gatehouse/server/internal/store"
@@ -52,6 +53,7 @@ type protected struct {
 	totp    map[string]string // user id → seed
 	values  map[[2]string]string
 	kids    []string
+	oauth   map[string]string // provider id → client secret
 }
 
 func populate(t *testing.T, db *store.DB, kr *keyring.Keyring) *protected {
@@ -101,6 +103,21 @@ func populate(t *testing.T, db *store.DB, kr *keyring.Keyring) *protected {
 	for _, k := range keys {
 		p.kids = append(p.kids, k.KID)
 	}
+	p.oauth = map[string]string{}
+	for i := range 3 {
+		secret := fmt.Sprintf("oauth-client-secret-%d", i)
+		ct, err := kr.EncryptString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := uuid.NewString()
+		if err := db.OAuth().CreateProvider(ctx, oauth.Config{ID: id, Slug: fmt.Sprintf("idp-%d", i), Type: api.ProviderOIDC, DisplayName: "IdP",
+			ClientID: "client", SealedSecret: ct, BaseURL: "https://idp.example.com", Scopes: []string{"openid"}, Enabled: true,
+			CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		p.oauth[id] = secret
+	}
 	return p
 }
 
@@ -138,6 +155,15 @@ func (p *protected) assertReadable(t *testing.T, kr *keyring.Keyring) {
 	if _, _, err := tm.Issue(token.Claims{Subject: "u", SessionID: "s", AAL: api.AAL1}); err != nil {
 		t.Fatalf("sign with a re-wrapped key: %v", err)
 	}
+	for id, secret := range p.oauth {
+		c, err := p.db.OAuth().GetProvider(ctx, id)
+		if err != nil {
+			t.Fatalf("OAuth provider %s: %v", id, err)
+		}
+		if got, err := kr.DecryptString(c.SealedSecret); err != nil || got != secret {
+			t.Fatalf("OAuth client secret of %s: %v", id, err)
+		}
+	}
 	backend := secretsdb.New(p.db.SecretValues(), kr, nil)
 	for k, want := range p.values {
 		v, err := backend.Get(ctx, k[0], k[1])
@@ -156,7 +182,7 @@ func rewrappers(db *store.DB, kr rewrap.Keyring) []rewrap.Rewrapper {
 }
 
 // TestMasterKeyRotationSEC43: after rotating the master key, a re-wrap interrupted half-way
-// leaves every TOTP seed, signing key and secret readable; a second run (here: two replicas at
+// leaves every TOTP seed, signing key, OAuth client secret and secret readable; a second run (here: two replicas at
 // once, as a lock hand-over can briefly cause) completes it and loses nothing.
 func TestMasterKeyRotationSEC43(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, dialect string) {
@@ -198,7 +224,7 @@ func TestMasterKeyRotationSEC43(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantTotal := len(p.totp) + len(p.kids) + len(p.values)
+		wantTotal := len(p.totp) + len(p.kids) + len(p.values) + len(p.oauth)
 		if st.CurrentVersion != target || st.Rewrap.Total != wantTotal || st.Rewrap.Done != 21 || st.Rewrap.Remaining != wantTotal-21 {
 			t.Fatalf("after the interruption: version %d, %+v", st.CurrentVersion, st.Rewrap)
 		}

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -33,12 +34,59 @@ func (s *Service) grants(ctx context.Context, a Actor) ([]Policy, error) {
 		if len(a.Roles) == 0 {
 			return []Policy{}, nil
 		}
-		return s.store.Policies(ctx, PolicyRole, a.Roles)
+		return s.subjectPolicies(ctx, PolicyRole, a.Roles)
 	case a.Type == ActorServiceAccount && a.ID != "":
-		return s.store.Policies(ctx, PolicyServiceAccount, []string{a.ID})
+		return s.subjectPolicies(ctx, PolicyServiceAccount, []string{a.ID})
 	default:
 		return []Policy{}, nil
 	}
+}
+
+// PolicyGroup is the access-cache group of a subject's policies. A service account's is
+// also the group of its tokens (serviceaccount.CacheGroup), so deleting the account, which
+// deletes its policies, drops both.
+func PolicyGroup(subjectType, subject string) string { return subjectType + ":" + subject }
+
+// policyCacheKind labels the access cache's metrics.
+const policyCacheKind = "secret_policy"
+
+// subjectPolicies returns the policies of the subjects, from the access cache when there is
+// one (one entry per subject). Cached slices are shared: callers only read them.
+func (s *Service) subjectPolicies(ctx context.Context, subjectType string, subjects []string) ([]Policy, error) {
+	if s.access == nil {
+		return s.store.Policies(ctx, subjectType, subjects)
+	}
+	var out []Policy
+	for _, subject := range subjects {
+		group := PolicyGroup(subjectType, subject)
+		v, err := s.access.Fetch(ctx, policyCacheKind, group, "policies:"+group, func(ctx context.Context) (any, error) {
+			return s.store.Policies(ctx, subjectType, []string{subject})
+		})
+		if err != nil {
+			return nil, err
+		}
+		ps, ok := v.([]Policy)
+		if !ok {
+			return nil, errors.New("secrets: the access cache returned a value of the wrong type")
+		}
+		if len(subjects) == 1 {
+			return ps, nil
+		}
+		out = append(out, ps...)
+	}
+	if out == nil {
+		out = []Policy{}
+	}
+	return out, nil
+}
+
+// policyWritten invalidates the subject's cached policies after a write that committed (werr
+// nil) or may have (any error but ErrPolicyNotFound).
+func (s *Service) policyWritten(ctx context.Context, p Policy, werr error) error {
+	if s.access == nil || p.SubjectType == "" || errors.Is(werr, ErrPolicyNotFound) {
+		return werr
+	}
+	return errors.Join(werr, s.access.Invalidate(ctx, PolicyGroup(p.SubjectType, p.Subject)))
 }
 
 func allows(ps []Policy, act Action, name string) bool {
@@ -124,7 +172,7 @@ func (s *Service) CreatePolicy(ctx context.Context, a Actor, np NewPolicy) (Poli
 	}
 	p := Policy{ID: s.opts.NewID(), SubjectType: np.SubjectType, Subject: np.Subject, Pattern: np.Pattern,
 		Actions: acts, CreatedBy: a.Ref(), CreatedAt: s.now()}
-	if err := s.store.CreatePolicy(ctx, p); err != nil {
+	if err := s.policyWritten(ctx, p, s.store.CreatePolicy(ctx, p)); err != nil {
 		return Policy{}, err
 	}
 	return p, nil
@@ -147,5 +195,6 @@ func (s *Service) DeletePolicy(ctx context.Context, a Actor, id string) error {
 	if err := requireAdmin(a); err != nil {
 		return err
 	}
-	return s.store.DeletePolicy(ctx, id)
+	p, err := s.store.DeletePolicy(ctx, id)
+	return s.policyWritten(ctx, p, err)
 }

@@ -27,8 +27,9 @@ var ErrAuditClosed = errors.New("secret audit writer is closed")
 //
 // Record enqueues a record and blocks until the transaction containing it has committed, so a
 // caller that answers only after Record returns nil never answers before its audit record is
-// durable. One goroutine commits: it takes every record waiting (up to the batch size) and
-// writes them in one transaction, then tells every waiter of that batch the outcome — the same
+// durable. A committer goroutine (one, or a few on PostgreSQL: NewParallelAuditWriter) takes
+// every record waiting (up to the batch size), writes them in one transaction (Store:
+// one multi-row INSERT), then tells every waiter of that batch the outcome — the same
 // error to all of them if the transaction failed, so none of them answers. While a batch
 // commits, new records queue and form the next batch: under load the cost of a commit (an
 // fsync on SQLite, a WAL flush on PostgreSQL) is shared by a whole batch instead of paid per
@@ -49,13 +50,26 @@ type auditItem struct {
 	err chan error // buffered(1): the committer never blocks on a waiter that left
 }
 
-// NewAuditWriter starts the committer. batch 0 means DefaultAuditBatch. Close stops it.
+// NewAuditWriter starts one committer. batch 0 means DefaultAuditBatch. Close stops it.
 func NewAuditWriter(store AuditAppender, batch int) *AuditWriter {
+	return NewParallelAuditWriter(store, batch, 1)
+}
+
+// NewParallelAuditWriter starts committers committers (at least one) that take batches from
+// one queue, so that while one batch waits for its commit's flush the next is already being
+// written: worth it on a database with several connections (PostgreSQL), not on SQLite's one.
+// Each waiter still gets exactly its own batch's outcome.
+func NewParallelAuditWriter(store AuditAppender, batch, committers int) *AuditWriter {
 	if batch <= 0 {
 		batch = DefaultAuditBatch
 	}
+	committers = max(committers, 1)
 	w := &AuditWriter{store: store, max: batch, queue: make(chan *auditItem, batch*4), done: make(chan struct{})}
-	go w.run()
+	var wg sync.WaitGroup
+	for range committers {
+		wg.Go(w.run)
+	}
+	go func() { wg.Wait(); close(w.done) }()
 	return w
 }
 
@@ -98,7 +112,6 @@ func (w *AuditWriter) Close() error {
 }
 
 func (w *AuditWriter) run() {
-	defer close(w.done)
 	batch := make([]*auditItem, 0, w.max)
 	for {
 		it, ok := <-w.queue

@@ -229,3 +229,71 @@ func TestAuditWriterCloseFlushes(t *testing.T) {
 	}
 	_ = w.Close() // twice is fine
 }
+
+// With several committers, a batch is written while another waits for its commit; every
+// record is committed exactly once before its Record returns, a failed batch fails exactly
+// its own waiters, and Close flushes what is queued.
+func TestParallelAuditWriter(t *testing.T) {
+	f := &fakeAppender{block: make(chan struct{}), started: make(chan struct{}, 1000)}
+	w := NewParallelAuditWriter(f, 8, 3)
+	results := make(chan error, 2)
+	// Two batches commit at once: the second starts while the first is blocked in its commit.
+	for i := range 2 {
+		go func() { results <- w.Record(context.Background(), rec(1000+i)) }()
+		select {
+		case <-f.started:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("batch %d did not start while the first was committing", i+1)
+		}
+	}
+	close(f.block)
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = w.Record(context.Background(), rec(i))
+			if errs[i] == nil && !slices.ContainsFunc(f.all(), func(r AuditRecord) bool { return r.SecretName == rec(i).SecretName }) {
+				errs[i] = errors.New("Record returned before its record was committed")
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	seen := map[string]int{}
+	for _, r := range f.all() {
+		seen[r.SecretName]++
+	}
+	if len(seen) != n+2 {
+		t.Fatalf("%d distinct records committed, want %d", len(seen), n+2)
+	}
+	for name, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s committed %d times", name, c)
+		}
+	}
+
+	boom := errors.New("disk full")
+	f.mu.Lock()
+	f.fail = boom
+	f.mu.Unlock()
+	if err := w.Record(context.Background(), rec(-5)); !errors.Is(err, ErrAuditUnwritable) || !errors.Is(err, boom) {
+		t.Fatalf("failed commit: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Record(context.Background(), rec(-6)); !errors.Is(err, ErrAuditClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}

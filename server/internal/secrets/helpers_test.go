@@ -184,6 +184,12 @@ func (h *fakeHook) Test(_ context.Context, _, _ string, version int, _ []byte) e
 
 func newFixture(t *testing.T, dialect string, mutate ...func(*secrets.Options)) *fixture {
 	t.Helper()
+	return newFixtureDeps(t, dialect, nil, mutate...)
+}
+
+// newFixtureDeps is newFixture with a last say on the service's collaborators.
+func newFixtureDeps(t *testing.T, dialect string, deps func(*secrets.Deps), mutate ...func(*secrets.Options)) *fixture {
+	t.Helper()
 	db := migrated(t, dialect)
 	k := sharedKeyring(t)
 	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -200,7 +206,7 @@ func newFixture(t *testing.T, dialect string, mutate ...func(*secrets.Options)) 
 	for _, m := range mutate {
 		m(&opts)
 	}
-	svc, err := secrets.New(secrets.Deps{
+	d := secrets.Deps{
 		Store: db.Secrets(),
 		Backends: map[string]secrets.Backend{
 			secrets.KindDB:    secretsdb.New(db.SecretValues(), k, nil),
@@ -211,7 +217,11 @@ func newFixture(t *testing.T, dialect string, mutate ...func(*secrets.Options)) 
 		Generator:            generator{},
 		Hook:                 hook,
 		ServiceAccountExists: func(context.Context, string) error { return nil },
-	}, opts)
+	}
+	if deps != nil {
+		deps(&d)
+	}
+	svc, err := secrets.New(d, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

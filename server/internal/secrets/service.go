@@ -39,6 +39,18 @@ type Cache interface {
 	Invalidate(ctx context.Context, name string) error
 }
 
+// AccessCache keeps access policies in memory with exact invalidation
+// (internal/accesscache.Cache): a policy created or deleted is applied on the next request,
+// on every replica sharing Redis. Without one every access check reads the policies.
+type AccessCache interface {
+	// Fetch returns the value under key, or calls load and keeps its result in group until
+	// the group is invalidated (or the cache's max age ends). Errors are never kept.
+	Fetch(ctx context.Context, kind, group, key string, load func(context.Context) (any, error)) (any, error)
+	// Invalidate drops the group's values here and on every replica; a write is reported
+	// done only if it succeeds.
+	Invalidate(ctx context.Context, group string) error
+}
+
 // ValueGenerator makes new secret values for creation with a generator and for rotation
 // (internal/secrets/generate: Spec.Normalize and Generate). Without one, generated values and
 // rotation answer ErrRotationOff.
@@ -80,6 +92,8 @@ type Deps struct {
 	// ServiceAccountExists returns nil when a service account exists, so policies cannot name
 	// one that does not (internal/serviceaccount).
 	ServiceAccountExists func(ctx context.Context, id string) error
+	// AccessCache, when set, keeps the policies read by access checks (PolicyGroup).
+	AccessCache AccessCache
 }
 
 // Service is the secrets manager: metadata, versions and stages in Gatehouse's database,
@@ -94,6 +108,7 @@ type Service struct {
 	opts      Options
 
 	accountExists func(ctx context.Context, id string) error
+	access        AccessCache // nil: policies are read on every check
 }
 
 // New builds the service.
@@ -124,7 +139,7 @@ func New(d Deps, o Options) (*Service, error) {
 			return nil, fmt.Errorf("secrets: backend registered as %q reports kind %q", kind, b.Kind())
 		}
 	}
-	s := &Service{store: d.Store, backends: d.Backends, audit: d.Audit, cache: d.Cache, generator: d.Generator, hook: d.Hook, opts: o, accountExists: d.ServiceAccountExists}
+	s := &Service{store: d.Store, backends: d.Backends, audit: d.Audit, cache: d.Cache, generator: d.Generator, hook: d.Hook, opts: o, accountExists: d.ServiceAccountExists, access: d.AccessCache}
 	if s.cache == nil {
 		s.cache = noCache{}
 	}

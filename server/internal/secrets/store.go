@@ -50,8 +50,9 @@ type Store interface {
 	Policies(ctx context.Context, subjectType string, subjects []string) ([]Policy, error)
 	// CreatePolicy inserts p (ID set by the caller).
 	CreatePolicy(ctx context.Context, p Policy) error
-	// DeletePolicy removes one; ErrPolicyNotFound.
-	DeletePolicy(ctx context.Context, id string) error
+	// DeletePolicy removes one and returns it (also with an error, once it was found, so the
+	// caller can invalidate its subject's cached policies); ErrPolicyNotFound.
+	DeletePolicy(ctx context.Context, id string) (Policy, error)
 }
 
 // ListFilter narrows ListSecrets.

@@ -5,6 +5,12 @@
 // once, at creation; only its SHA-256 is stored, so a database leak yields no usable token.
 // Tokens may expire, can be revoked, and record when they were last used (at most one write a
 // minute per token, so authenticating stays a read).
+//
+// With a Cache (internal/accesscache), Authenticate answers from memory: tokens are cached by
+// hash in their account's group (CacheGroup), which RevokeToken and Delete invalidate after
+// their commit and before they return, so a revoked token or deleted account is refused on
+// the next request (on every replica sharing Redis). Expiry and revocation times are checked
+// against the clock on every hit.
 package serviceaccount
 
 import (
@@ -81,19 +87,57 @@ type Store interface {
 	TouchToken(ctx context.Context, tokenID string, at, staleBefore time.Time) error
 }
 
+// Cache keeps tokens in memory with exact invalidation (internal/accesscache.Cache).
+type Cache interface {
+	// Get returns the value under key if it may be used now.
+	Get(ctx context.Context, kind, key string) (any, bool)
+	// Store calls load (which must read the database afresh) and keeps its value under key in
+	// group, unless the group was invalidated meanwhile.
+	Store(ctx context.Context, group, key string, load func(context.Context) (any, error)) (any, error)
+	// Update replaces a kept value in this process only.
+	Update(key string, f func(any) any)
+	// Invalidate drops the group's values here and on every replica.
+	Invalidate(ctx context.Context, group string) error
+}
+
+// CacheGroup is the cache group of an account's tokens. It is also the group of the account's
+// secret policies (internal/secrets: subject type "service_account"), so deleting the account
+// drops both.
+func CacheGroup(accountID string) string { return "service_account:" + accountID }
+
+// cacheKind labels the cache's metrics.
+const cacheKind = "service_account_token"
+
+// cachedToken is a cache value: the token and its account as stored.
+type cachedToken struct {
+	token   Token
+	account Account
+}
+
 // Service is the service-account capability.
 type Service struct {
 	store Store
+	cache Cache // nil: every authentication reads the database
 	now   func() time.Time
 	newID func() string
 }
 
+// Option configures New.
+type Option func(*Service)
+
+// WithCache answers Authenticate from c (nil: no cache).
+func WithCache(c Cache) Option { return func(s *Service) { s.cache = c } }
+
 // New returns the service. now may be nil.
-func New(store Store, newID func() string, now func() time.Time) *Service {
+func New(store Store, newID func() string, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, newID: newID}
+	s := &Service{store: store, now: now, newID: newID}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -142,7 +186,18 @@ func (s *Service) List(ctx context.Context) ([]Account, error) { return s.store.
 func (s *Service) Get(ctx context.Context, id string) (Account, error) { return s.store.Get(ctx, id) }
 
 // Delete removes an account; its tokens stop working at once.
-func (s *Service) Delete(ctx context.Context, id string) error { return s.store.Delete(ctx, id) }
+func (s *Service) Delete(ctx context.Context, id string) error {
+	return s.afterWrite(ctx, id, s.store.Delete(ctx, id))
+}
+
+// afterWrite invalidates the account's cached tokens (and policies) after a write that
+// committed (werr nil) or may have (any error but a not-found: do not guess).
+func (s *Service) afterWrite(ctx context.Context, accountID string, werr error) error {
+	if s.cache == nil || errors.Is(werr, ErrNotFound) || errors.Is(werr, ErrTokenNotFound) {
+		return werr
+	}
+	return errors.Join(werr, s.cache.Invalidate(ctx, CacheGroup(accountID)))
+}
 
 // CreateToken issues a token for the account. ttl 0 means it never expires. The plaintext is
 // returned once and never stored.
@@ -183,7 +238,7 @@ func (s *Service) ListTokens(ctx context.Context, accountID string) ([]Token, er
 
 // RevokeToken revokes one token of the account; it stops working on the next request.
 func (s *Service) RevokeToken(ctx context.Context, accountID, tokenID string) error {
-	return s.store.RevokeToken(ctx, accountID, tokenID, s.nowUTC())
+	return s.afterWrite(ctx, accountID, s.store.RevokeToken(ctx, accountID, tokenID, s.nowUTC()))
 }
 
 // Authenticate resolves a presented token to its account. Unknown, malformed, expired and
@@ -193,7 +248,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, erro
 	if !ok || base64.RawURLEncoding.DecodedLen(len(body)) != tokenBytes {
 		return Account{}, ErrInvalidToken
 	}
-	t, a, err := s.store.TokenByHash(ctx, hashToken(token))
+	hash := hashToken(token)
+	t, a, err := s.lookup(ctx, hash)
 	if errors.Is(err, ErrTokenNotFound) {
 		return Account{}, ErrInvalidToken
 	}
@@ -205,11 +261,59 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, erro
 		return Account{}, ErrInvalidToken
 	}
 	if t.LastUsedAt == nil || t.LastUsedAt.Before(now.Add(-lastUsedGranularity)) {
+		if s.cache != nil {
+			// Concurrent hits of this process see the use as recorded and do not write too.
+			s.cache.Update(tokenKey(hash), func(v any) any {
+				ct, ok := v.(cachedToken)
+				if !ok || ct.token.ID != t.ID {
+					return v
+				}
+				used := now
+				ct.token.LastUsedAt = &used
+				return ct
+			})
+		}
 		if err := s.store.TouchToken(ctx, t.ID, now, now.Add(-lastUsedGranularity)); err != nil {
 			return Account{}, fmt.Errorf("record token use: %w", err)
 		}
 	}
 	return a, nil
+}
+
+func tokenKey(hash string) string { return "sa-token:" + hash }
+
+// lookup finds the token by hash, through the cache when there is one. Unknown tokens are
+// never cached (anyone can present them); revoked and expired ones are, their state rechecked
+// on every hit.
+func (s *Service) lookup(ctx context.Context, hash string) (Token, Account, error) {
+	if s.cache == nil {
+		return s.store.TokenByHash(ctx, hash)
+	}
+	key := tokenKey(hash)
+	if v, ok := s.cache.Get(ctx, cacheKind, key); ok {
+		if ct, ok := v.(cachedToken); ok {
+			return ct.token, ct.account, nil
+		}
+	}
+	// The account, and so the group, is known only after a first read; Store reads the
+	// generation and then the row again, so what it keeps is at least as new as the
+	// generation recorded with it.
+	_, a, err := s.store.TokenByHash(ctx, hash)
+	if err != nil {
+		return Token{}, Account{}, err
+	}
+	v, err := s.cache.Store(ctx, CacheGroup(a.ID), key, func(ctx context.Context) (any, error) {
+		t2, a2, err := s.store.TokenByHash(ctx, hash)
+		if err == nil && a2.ID != a.ID {
+			err = ErrTokenNotFound // a token never changes account; refuse rather than guess
+		}
+		return cachedToken{token: t2, account: a2}, err
+	})
+	if err != nil {
+		return Token{}, Account{}, err
+	}
+	ct, _ := v.(cachedToken)
+	return ct.token, ct.account, nil
 }
 
 // hashToken is the stored form of a token: hex SHA-256. A plain hash suffices: the token has

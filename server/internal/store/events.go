@@ -63,7 +63,8 @@ func (s *EventStore) Append(ctx context.Context, e events.Event) error {
 		// value is written with the same offset.
 		CreatedAt: e.CreatedAt.UTC(),
 	}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	// A single INSERT needs no BEGIN/COMMIT of its own (see single).
+	if err := single(s.db.WithContext(ctx)).Create(&row).Error; err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
 	return nil

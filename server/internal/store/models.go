@@ -27,5 +27,9 @@ func Models() []any {
 		&serviceAccountTokenRow{},
 		&userRow{},
 		&userRoleRow{},
+		&oauthProviderRow{},
+		&userIdentityRow{},
+		&oauthFlowRow{},
+		&oauthExchangeCodeRow{},
 	}
 }

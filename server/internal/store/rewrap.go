@@ -19,11 +19,13 @@ type SealedColumn struct {
 var _ rewrap.ColumnStore = (*SealedColumn)(nil)
 
 // SealedColumns lists every keyring-protected column outside the secrets backend (whose data
-// keys carry their version in a column of their own): TOTP seeds and JWT signing keys.
+// keys carry their version in a column of their own): TOTP seeds, JWT signing keys and OAuth
+// client secrets.
 func (db *DB) SealedColumns() []*SealedColumn {
 	return []*SealedColumn{
 		{db: db, name: "mfa_totp", table: "mfa_totp", id: "user_id", value: "secret_enc"},
 		{db: db, name: "signing_keys", table: "signing_keys", id: "kid", value: "private_key_enc"},
+		{db: db, name: "oauth_providers", table: "oauth_providers", id: "id", value: "client_secret_enc"},
 	}
 }
 

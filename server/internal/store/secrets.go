@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -438,31 +440,94 @@ func (r secretVersionRow) domain() secrets.Version {
 	return v
 }
 
-// AppendAudit inserts a batch of audit records in one transaction.
+// auditInsertChunk bounds the rows of one INSERT (11 parameters each, well under both
+// databases' parameter limits).
+const auditInsertChunk = 500
+
+// auditColumns are secret_audit's columns in the order insertAudit binds them.
+const auditColumns = "created_at, actor_type, actor_id, action, secret_name, version, backend, outcome, reason, request_id, ip"
+
+// auditInserts caches the INSERT text per dialect and row count, so a batch builds no SQL
+// (and PostgreSQL's driver reuses its prepared statement for the text).
+var auditInserts sync.Map // auditInsertKey → string
+
+type auditInsertKey struct {
+	postgres bool
+	rows     int
+}
+
+// AppendAudit inserts a batch of audit records: all or none. This is the audit writer's
+// group commit (one call per batch, on every audited secrets request's path), so it skips
+// GORM's reflection: up to auditInsertChunk rows are one multi-row INSERT, atomic and durable
+// on its own when it returns (no BEGIN/COMMIT round trips); larger batches are several INSERTs
+// in one transaction.
 func (s *SecretStore) AppendAudit(ctx context.Context, recs []secrets.AuditRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	rows := make([]secretAuditRow, len(recs))
-	for i, r := range recs {
-		rows[i] = secretAuditRow{
-			CreatedAt: r.CreatedAt.UTC(), ActorType: r.ActorType, ActorID: r.ActorID, Action: r.Action,
-			SecretName: r.SecretName, Backend: r.Backend, Outcome: r.Outcome, Reason: r.Reason,
-			RequestID: r.RequestID, IP: r.IP,
-		}
-		if r.Version > 0 {
-			v := r.Version
-			rows[i].Version = &v
-		}
+	var err error
+	if len(recs) <= auditInsertChunk {
+		err = s.insertAudit(ctx, s.db.ConnPool, recs)
+	} else {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			for chunk := range slices.Chunk(recs, auditInsertChunk) {
+				if err := s.insertAudit(ctx, tx.Statement.ConnPool, chunk); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	// One multi-row INSERT in one transaction: the whole batch is durable or none of it is.
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return tx.CreateInBatches(&rows, 500).Error
-	})
 	if err != nil {
 		return fmt.Errorf("append %d secret audit records: %w", len(recs), err)
 	}
 	return nil
+}
+
+func (s *SecretStore) insertAudit(ctx context.Context, pool gorm.ConnPool, recs []secrets.AuditRecord) error {
+	key := auditInsertKey{postgres: s.db.Name() == "postgres", rows: len(recs)}
+	q, ok := auditInserts.Load(key)
+	if !ok {
+		q, _ = auditInserts.LoadOrStore(key, auditInsertSQL(key))
+	}
+	args := make([]any, 0, 11*len(recs))
+	for _, r := range recs {
+		var version any // NULL when the record names no version
+		if r.Version > 0 {
+			version = r.Version
+		}
+		args = append(args, r.CreatedAt.UTC(), r.ActorType, r.ActorID, r.Action, r.SecretName, version,
+			r.Backend, r.Outcome, r.Reason, r.RequestID, r.IP)
+	}
+	if _, err := pool.ExecContext(ctx, q.(string), args...); err != nil {
+		return err
+	}
+	return nil
+}
+
+func auditInsertSQL(k auditInsertKey) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO secret_audit (" + auditColumns + ") VALUES ")
+	n := 0
+	for i := range k.rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range 11 {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			n++
+			if k.postgres {
+				b.WriteString("$" + strconv.Itoa(n))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 // ListAudit returns one page of the audit trail, newest first.

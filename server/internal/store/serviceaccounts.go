@@ -225,13 +225,17 @@ func (s *SecretStore) Policies(ctx context.Context, subjectType string, subjects
 	}
 	out := make([]secrets.Policy, len(rows))
 	for i, r := range rows {
-		p := secrets.Policy{ID: r.ID, SubjectType: r.SubjectType, Subject: r.Subject, Pattern: r.Pattern, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
-		for a := range strings.SplitSeq(r.Actions, ",") {
-			p.Actions = append(p.Actions, secrets.Action(a))
-		}
-		out[i] = p
+		out[i] = r.domain()
 	}
 	return out, nil
+}
+
+func (r secretPolicyRow) domain() secrets.Policy {
+	p := secrets.Policy{ID: r.ID, SubjectType: r.SubjectType, Subject: r.Subject, Pattern: r.Pattern, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+	for a := range strings.SplitSeq(r.Actions, ",") {
+		p.Actions = append(p.Actions, secrets.Action(a))
+	}
+	return p
 }
 
 // CreatePolicy inserts a policy.
@@ -248,19 +252,35 @@ func (s *SecretStore) CreatePolicy(ctx context.Context, p secrets.Policy) error 
 	return nil
 }
 
-// DeletePolicy removes a policy.
-func (s *SecretStore) DeletePolicy(ctx context.Context, id string) error {
+// DeletePolicy removes a policy and returns it.
+func (s *SecretStore) DeletePolicy(ctx context.Context, id string) (secrets.Policy, error) {
 	if !validUUID(id) {
-		return secrets.ErrPolicyNotFound
+		return secrets.Policy{}, secrets.ErrPolicyNotFound
 	}
-	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&secretPolicyRow{})
-	if res.Error != nil {
-		return fmt.Errorf("delete secret policy: %w", res.Error)
+	var row secretPolicyRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
+			return err
+		}
+		res := tx.Where("id = ?", id).Delete(&secretPolicyRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return secrets.Policy{}, secrets.ErrPolicyNotFound
+	case err != nil && row.ID != "":
+		// Found, then the delete or its commit failed: it may have happened.
+		return row.domain(), fmt.Errorf("delete secret policy: %w", err)
+	case err != nil:
+		return secrets.Policy{}, fmt.Errorf("delete secret policy: %w", err)
 	}
-	if res.RowsAffected == 0 {
-		return secrets.ErrPolicyNotFound
-	}
-	return nil
+	return row.domain(), nil
 }
 
 // validUUID keeps non-UUID ids away from PostgreSQL's UUID columns, which would reject them

@@ -38,6 +38,7 @@ type User struct {
 	Roles         []string
 	Status        string
 	EmailVerified bool
+	AvatarURL     string // synced from a social login's profile
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastLoginAt   *time.Time
@@ -50,7 +51,7 @@ func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) 
 func (u User) API() api.User {
 	return api.User{
 		ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Roles: slices.Clone(u.Roles), Status: u.Status,
-		EmailVerified: u.EmailVerified, HasPassword: u.PasswordHash != "", CreatedAt: u.CreatedAt,
+		EmailVerified: u.EmailVerified, HasPassword: u.PasswordHash != "", AvatarURL: u.AvatarURL, CreatedAt: u.CreatedAt,
 		UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt,
 	}
 }

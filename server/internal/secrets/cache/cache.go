@@ -430,6 +430,9 @@ func (c *Cache[V]) Run(ctx context.Context) {
 func (c *Cache[V]) subscribe(ctx context.Context) time.Duration {
 	ps := c.rdb.Subscribe(ctx, c.channel)
 	defer ps.Close()
+	// go-redis does not end a blocked read when ctx ends (a graceful stop waited for the ping
+	// period or longer): closing the subscription does.
+	defer context.AfterFunc(ctx, func() { _ = ps.Close() })()
 	var (
 		upSince      time.Time
 		awaitingPong bool
