@@ -32,9 +32,14 @@ check_endpoints() { # url label
   local body
   body=$(curl -fsS "$1/readyz") || fail "$2: /readyz"
   grep -q '"database":{"status":"ok"' <<<"$body" || fail "$2: /readyz does not report the database: $body"
-  curl -fsS "$1/livez" | grep -q '"status":"ok"' || fail "$2: /livez"
-  curl -fsS "$1/api/v1/version" | grep -q '"version"' || fail "$2: /api/v1/version"
-  curl -fsS "$1/metrics" | grep -q '^go_sql_open_connections' || fail "$2: /metrics lacks pool gauges"
+  # Each answer is read whole before it is searched: grep -q stops at the first match, and
+  # curl writing the rest of a large answer (/metrics) into the closed pipe fails the pipeline.
+  body=$(curl -fsS "$1/livez") || fail "$2: /livez"
+  grep -q '"status":"ok"' <<<"$body" || fail "$2: /livez: $body"
+  body=$(curl -fsS "$1/api/v1/version") || fail "$2: /api/v1/version"
+  grep -q '"version"' <<<"$body" || fail "$2: /api/v1/version: $body"
+  body=$(curl -fsS "$1/metrics") || fail "$2: /metrics"
+  grep -q '^go_sql_open_connections' <<<"$body" || fail "$2: /metrics lacks pool gauges"
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/nope")" = 404 ] || fail "$2: unknown route is not 404"
   echo "smoke: $2: /readyz /livez /api/v1/version /metrics OK"
 }
@@ -69,11 +74,13 @@ psql "$admin_url" -qc "CREATE DATABASE $pgdb" >/dev/null
 db_url=$(sed -E "s#/[^/?]+(\?|$)#/$pgdb\1#" <<<"$admin_url")
 export GATEHOUSE_DATABASE_URL=$db_url GATEHOUSE_MASTER_KEY=smoke-master-key-0123456789 GATEHOUSE_AUTO_MIGRATE=false
 
-bin/gatehouse migrate status | grep -q pending || fail "postgres: status before up should list pending migrations"
+status=$(bin/gatehouse migrate status)
+grep -q pending <<<"$status" || fail "postgres: status before up should list pending migrations"
 bin/gatehouse serve >"$work/server.log" 2>&1 && fail "postgres: serve must refuse a database whose schema is behind"
 grep -q "migrate up" "$work/server.log" || fail "postgres: the refusal should tell the operator to run migrate up"
 bin/gatehouse migrate up
-bin/gatehouse migrate status | grep -q pending && fail "postgres: migrations still pending after up"
+status=$(bin/gatehouse migrate status)
+grep -q pending <<<"$status" && fail "postgres: migrations still pending after up"
 port=$(bin/load -free-port)
 GATEHOUSE_ADDR=127.0.0.1:$port bin/gatehouse serve >"$work/server.log" 2>&1 &
 pid=$!; pids+=("$pid")
@@ -84,6 +91,7 @@ GATEHOUSE_MASTER_KEY=a-different-master-key-xyz bin/gatehouse serve >"$work/serv
 grep -q "master key" "$work/server.log" || fail "postgres: the wrong-key failure should say so"
 echo "smoke: postgres: a wrong master key fails start-up loudly (SEC-43)"
 bin/gatehouse migrate down --all
-bin/gatehouse migrate status | grep -q applied && fail "postgres: migrations still applied after down --all"
+status=$(bin/gatehouse migrate status)
+grep -q applied <<<"$status" && fail "postgres: migrations still applied after down --all"
 echo "smoke: postgres: migrate up/status/down OK"
 echo "smoke: all passed"
