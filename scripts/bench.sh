@@ -9,7 +9,8 @@
 #   1. GET /livez and GET /readyz;
 #   2. for each login concurrency (2, 4, 8): the raw argon2id baseline
 #      (`gatehouse bench hash --concurrency N`), then POST /api/v1/auth/login (cookie) and
-#      POST /api/v1/auth/token (password grant) with N clients; then the server's peak RSS;
+#      POST /api/v1/auth/token (password grant) with N clients, then the baseline again (the
+#      ratios use the mean of both); then the server's peak RSS;
 #   3. GET /api/v1/bench/jwt (the JWT-only baseline), then GET /api/v1/me with the same bearer
 #      token and with a session cookie, 64 clients each.
 # Then, when a PostgreSQL URL is set, 1 and 3 again on a fresh database (created with psql,
@@ -195,10 +196,10 @@ run_load() {
 	echo
 }
 
-# run_hash N runs the raw argon2id baseline on N goroutines (no server involved) and keeps its
-# JSON, which has the load tool's shape, for the summary. It sets last_result to that file.
+# run_hash N WHEN runs the raw argon2id baseline on N goroutines (no server involved) and keeps
+# its JSON, which has the load tool's shape, for the summary. It sets last_result to that file.
 run_hash() {
-	local n=$1 label="argon2id hash c=$1"
+	local n=$1 label="argon2id hash c=$1 ($2)"
 	local out=$work/result-${#results[@]}.json
 	say "$label: raw argon2id on $n goroutines, $duration after $warmup warm-up"
 	env "${clear_env[@]}" bin/gatehouse bench hash --concurrency "$n" --duration "$duration" \
@@ -216,13 +217,19 @@ json_num() {
 	sed -n 's/.*"'"$2"'":\([-0-9.eE+]*\).*/\1/p' "$1"
 }
 
-# add_ratio LABEL FILE BASELINE_FILE FIELD KIND GOAL records FIELD of FILE over FIELD of
-# BASELINE_FILE. KIND "min": a percentage that should reach GOAL percent; KIND "max": a factor
-# that should stay at or below GOAL.
+# add_ratio LABEL FILE BASELINES FIELD KIND GOAL records FIELD of FILE over the mean FIELD of
+# BASELINES (one result file, or several joined by '+'). KIND "min": a percentage that should
+# reach GOAL percent; KIND "max": a factor that should stay at or below GOAL.
 add_ratio() {
-	local label=$1 a b
+	local label=$1 a b f n=0 sum=0
 	a=$(json_num "$2" "$4")
-	b=$(json_num "$3" "$4")
+	local -a bases
+	IFS=+ read -ra bases <<<"$3"
+	for f in "${bases[@]}"; do
+		sum=$(awk -v s="$sum" -v v="$(json_num "$f" "$4")" 'BEGIN { print s + v }')
+		n=$((n + 1))
+	done
+	b=$(awk -v s="$sum" -v n="$n" 'BEGIN { print s / n }')
 	ratios+=("$(awk -v label="$label" -v a="$a" -v b="$b" -v kind="$5" -v goal="$6" 'BEGIN {
 		if (b + 0 <= 0) { printf "%s\tn/a\t\t\n", label; exit }
 		r = a / b
@@ -254,12 +261,17 @@ bench_logins() {
 	local name=$1 n hash cookie token rss_before peaks=()
 	rss_before=$(memory_kib VmRSS)
 	for n in $login_clients; do
-		run_hash "$n"
+		# The baseline runs before and after the logins and the ratios use the mean of both, so
+		# a drift in what the machine gives (other processes, thermal or host limits) during the
+		# three runs lands on both sides of the ratio instead of on one.
+		run_hash "$n" "before"
 		hash=$last_result
 		run_load "$name login cookie c=$n" "$n" /api/v1/auth/login -method POST -H "$json_header" -body "$login_body"
 		cookie=$last_result
 		run_load "$name login token c=$n" "$n" /api/v1/auth/token -method POST -H "$json_header" -body "$token_body"
 		token=$last_result
+		run_hash "$n" "after"
+		hash+="+$last_result"
 		add_ratio "$name login cookie c=$n / argon2id hash c=$n (req/s)" "$cookie" "$hash" requests_per_second min 85
 		add_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" "$token" "$hash" requests_per_second min 85
 		peaks+=("c=$n $(mib "$(memory_kib VmHWM)")")

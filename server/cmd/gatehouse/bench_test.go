@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -54,9 +55,44 @@ func TestBenchHashPrintsARate(t *testing.T) {
 }
 
 func TestBenchHashFollowsTheConfiguredParameters(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	code, out, errOut := benchRun(t, []string{"GATEHOUSE_ARGON2_ITERATIONS=3"}, "hash", "--concurrency", "1", "--duration", "500ms", "--warmup", "0")
-	if code != 0 || !strings.Contains(out, "t=3") {
+	if code != 0 || !strings.Contains(out, "t=3") || !strings.Contains(out, "GOGC 200") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The hash baseline runs under the server's garbage-collector target (runtime.gc_percent), and
+// an operator's GOGC overrides both.
+func TestBenchHashAppliesTheGCTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, c := range []struct {
+		env  []string
+		want int
+	}{
+		{nil, 200},
+		{[]string{"GATEHOUSE_GC_PERCENT=350"}, 350},
+		{[]string{"GATEHOUSE_GC_PERCENT=350", "GOGC=120"}, 120}, // GOGC wins; the runtime has it
+	} {
+		debug.SetGCPercent(120) // what the runtime would have taken from GOGC=120
+		code, out, errOut := benchRun(t, c.env, "hash", "--concurrency", "1", "--duration", "200ms", "--warmup", "0", "--json")
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.env, code, errOut)
+		}
+		var res struct {
+			GCPercent int `json:"gc_percent"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %v\n%s", c.env, err, out)
+		}
+		if got := currentGCPercent(); res.GCPercent != c.want || got != c.want {
+			t.Errorf("%v: reported GOGC %d, runtime has %d, want %d", c.env, res.GCPercent, got, c.want)
+		}
+	}
+	for _, bad := range []string{"GATEHOUSE_GC_PERCENT=10", "GATEHOUSE_GC_PERCENT=5000", "GATEHOUSE_GC_PERCENT=off"} {
+		if code, _, errOut := benchRun(t, []string{bad}, "hash", "--concurrency", "1", "--duration", "200ms"); code == 0 {
+			t.Errorf("%s accepted: %s", bad, errOut)
+		}
 	}
 }
 

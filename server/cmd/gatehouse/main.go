@@ -135,6 +135,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, environ []strin
 	}
 	logger := app.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	slog.SetDefault(logger)
+	tuneRuntime(cfg.Runtime, environ, logger)
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ type Config struct {
 	Secrets  Secrets  `yaml:"secrets"`
 	Jobs     Jobs     `yaml:"jobs"`
 	OAuth    OAuth    `yaml:"oauth"`
+	Runtime  Runtime  `yaml:"runtime"`
 
 	DemoDelivery bool `env:"GATEHOUSE_DEMO_DELIVERY" yaml:"demo_delivery" doc:"Development only: when smtp.* or twilio.* is unset, deliver mail to an in-process SMTP sink and SMS to an in-process loopback Twilio (the real clients, speaking SMTP and Twilio's REST API) and print each message on the terminal. make run turns it on; production refuses it."`
 }
@@ -202,6 +203,11 @@ type Password struct {
 	Concurrency int    `env:"GATEHOUSE_HASH_CONCURRENCY" yaml:"hash_concurrency" doc:"Most password hashes computed at once; more wait. 0: one per CPU."`
 }
 
+// Runtime tunes the Go runtime the server runs on.
+type Runtime struct {
+	GCPercent int `env:"GATEHOUSE_GC_PERCENT" yaml:"gc_percent" doc:"Go garbage collector target (GOGC): how far the heap may grow over live memory before a collection. Every argon2id hash allocates its whole memory cost (19 MiB) and drops it, so at the Go default of 100 a login-heavy server collects every two or three logins; 200 halves that for about 40 MiB more peak memory (docs/benchmarks.md). Between 50 and 1000. A GOGC variable in the environment takes precedence."`
+}
+
 // HTTP configures the listener and request handling.
 type HTTP struct {
 	Addr              string        `env:"GATEHOUSE_ADDR" yaml:"addr" doc:"Listen address (host:port)."`
@@ -289,6 +295,7 @@ func Default() Config {
 			SessionCache: "auto", SessionCacheSize: 10000, SessionCacheMaxAge: 10 * time.Second,
 		},
 		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
+		Runtime:  Runtime{GCPercent: 200},
 		MFA: MFA{
 			Factors: []string{"totp", "sms", "email", "recovery_code"}, Issuer: "Gatehouse",
 			RequiredRoles: []string{"admin", "support"}, Grace: 7 * 24 * time.Hour, PendingTTL: 5 * time.Minute,

@@ -220,6 +220,9 @@ func (c *Config) Validate() error {
 	if c.Password.Concurrency < 0 {
 		add("password.hash_concurrency: must not be negative")
 	}
+	if c.Runtime.GCPercent < 50 || c.Runtime.GCPercent > 1000 {
+		add("runtime.gc_percent: %d must be between 50 and 1000", c.Runtime.GCPercent)
+	}
 	if c.Admin.Password != "" && c.Admin.Email == "" {
 		add("admin.password: set admin.email too")
 	}
