@@ -79,7 +79,7 @@ func (a *App) wireAccounts(ctx context.Context) error {
 	a.MFA = mfa.mfa
 	a.Auth = auth.New(auth.Deps{
 		Users: userStore, Hasher: hasher, Policy: password.Validate, Sessions: a.Sessions, Tokens: a.Tokens,
-		Throttle: throttle, Events: a.Events, NewID: uuid.NewString, MFA: mfa.mfa,
+		Throttle: throttle, Events: a.Events, NewID: uuid.NewString, MFA: mfa.mfa, Tx: a.DB,
 	}, auth.Options{AllowRegistration: cfg.Registration()})
 	return a.bootstrapAdmin(ctx)
 }

@@ -129,7 +129,19 @@ type Service struct {
 	opts     Options
 	newID    func() string
 	mfa      *MFA
+	tx       Transactor
 }
+
+// Transactor runs fn in one database transaction, which the stores join through the context
+// fn is given; work the caches defer until the commit runs after it (store.DB.InTx).
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// noTx runs fn directly: each write commits on its own.
+type noTx struct{}
+
+func (noTx) InTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
 
 // Deps are the service's collaborators.
 type Deps struct {
@@ -143,6 +155,9 @@ type Deps struct {
 	NewID    func() string
 	// MFA is the second-factor capability; nil turns it off.
 	MFA *MFA
+	// Tx groups a successful login's writes (last login, session or pending login, event) into
+	// one transaction; nil commits each on its own.
+	Tx Transactor
 }
 
 // New builds the service.
@@ -150,8 +165,12 @@ func New(d Deps, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	tx := d.Tx
+	if tx == nil {
+		tx = noTx{}
+	}
 	return &Service{users: d.Users, hasher: d.Hasher, policy: d.Policy, sessions: d.Sessions, tokens: d.Tokens,
-		throttle: d.Throttle, events: d.Events, opts: o, newID: d.NewID, mfa: d.MFA}
+		throttle: d.Throttle, events: d.Events, opts: o, newID: d.NewID, mfa: d.MFA, tx: tx}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }

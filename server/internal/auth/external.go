@@ -16,12 +16,7 @@ func (s *Service) ExternalLogin(ctx context.Context, u users.User, method, previ
 	if u.Status != api.UserActive {
 		return CookieLogin{}, ErrInvalidCredentials
 	}
-	now := s.now()
-	if err := s.users.SetLastLogin(ctx, u.ID, now); err != nil {
-		return CookieLogin{}, err
-	}
-	u.LastLoginAt = &now
-	return s.openCookieSession(ctx, u, method, previousToken, deviceToken, meta)
+	return s.finishCookieLogin(ctx, u, method, previousToken, deviceToken, meta)
 }
 
 // PendingFactors lists the factors a pending login can finish with, for a browser that

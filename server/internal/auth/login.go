@@ -42,7 +42,36 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, previousToken
 	if err != nil {
 		return CookieLogin{}, err
 	}
-	return s.openCookieSession(ctx, u, "password", previousToken, deviceToken, meta)
+	return s.finishCookieLogin(ctx, u, "password", previousToken, deviceToken, meta)
+}
+
+// finishCookieLogin records the login and opens its session (or pending login) in one
+// transaction: the last-login time, the revocation of the browser's previous session, the new
+// session and the event commit together, so on PostgreSQL a login waits for one WAL flush, not
+// three, and a failure leaves none of them behind.
+func (s *Service) finishCookieLogin(ctx context.Context, u users.User, method, previousToken, deviceToken string, meta Meta) (CookieLogin, error) {
+	var res CookieLogin
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.setLastLogin(ctx, &u); err != nil {
+			return err
+		}
+		var err error
+		res, err = s.openCookieSession(ctx, u, method, previousToken, deviceToken, meta)
+		return err
+	})
+	if err != nil {
+		return CookieLogin{}, err
+	}
+	return res, nil
+}
+
+func (s *Service) setLastLogin(ctx context.Context, u *users.User) error {
+	now := s.now()
+	if err := s.users.SetLastLogin(ctx, u.ID, now); err != nil {
+		return fmt.Errorf("record last login: %w", err)
+	}
+	u.LastLoginAt = &now
+	return nil
 }
 
 // openCookieSession finishes every cookie login once the user is known (method "password" or
@@ -84,28 +113,43 @@ func (s *Service) PasswordGrant(ctx context.Context, req api.TokenRequest, meta 
 	if err != nil {
 		return TokenPair{}, err
 	}
-	factors, err := s.needsSecondFactor(ctx, u, "", meta)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	if len(factors) > 0 {
-		_, tok, err := s.startPending(ctx, u, pending.KindToken, factors, meta)
-		if err != nil {
-			return TokenPair{}, err
+	// One transaction, as for cookie logins (finishCookieLogin). A login that waits for its
+	// second factor commits its pending login and answers with the MFARequiredError after.
+	var (
+		pair TokenPair
+		mfa  *MFARequiredError
+	)
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.setLastLogin(ctx, &u); err != nil {
+			return err
 		}
-		return TokenPair{}, &MFARequiredError{Token: tok, Factors: factors, ExpiresIn: s.mfa.Pending.TTL()}
-	}
-	// For a token session, Create hands back the family's first refresh token.
-	sess, refresh, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindToken, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})
-	if err != nil {
-		return TokenPair{}, fmt.Errorf("create session: %w", err)
-	}
-	pair, err := s.access(u, sess, refresh)
-	if err != nil {
+		factors, err := s.needsSecondFactor(ctx, u, "", meta)
+		if err != nil {
+			return err
+		}
+		if len(factors) > 0 {
+			_, tok, err := s.startPending(ctx, u, pending.KindToken, factors, meta)
+			if err != nil {
+				return err
+			}
+			mfa = &MFARequiredError{Token: tok, Factors: factors, ExpiresIn: s.mfa.Pending.TTL()}
+			return nil
+		}
+		// For a token session, Create hands back the family's first refresh token.
+		sess, refresh, err := s.sessions.Create(ctx, session.NewSession{UserID: u.ID, Kind: session.KindToken, AAL: api.AAL1, IP: meta.IP, UserAgent: meta.UserAgent})
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		if pair, err = s.access(u, sess, refresh); err != nil {
+			return err
+		}
+		return s.record(ctx, api.EventLoginSucceeded, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"session_id": sess.ID, "method": "password", "kind": session.KindToken})
+	})
+	switch {
+	case err != nil:
 		return TokenPair{}, err
-	}
-	if err := s.record(ctx, api.EventLoginSucceeded, api.OutcomeSuccess, u.ID, u.ID, meta, map[string]any{"session_id": sess.ID, "method": "password", "kind": session.KindToken}); err != nil {
-		return TokenPair{}, err
+	case mfa != nil:
+		return TokenPair{}, mfa
 	}
 	return pair, nil
 }
@@ -324,11 +368,6 @@ func (s *Service) checkPassword(ctx context.Context, scope, rawEmail, password s
 	if err := s.throttle.succeeded(ctx, email, meta.IP); err != nil {
 		return users.User{}, err
 	}
-	now := s.now()
-	if err := s.users.SetLastLogin(ctx, u.ID, now); err != nil {
-		return users.User{}, err
-	}
-	u.LastLoginAt = &now
 	return u, nil
 }
 

@@ -38,6 +38,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"gatehouse/server/internal/txhook"
 )
 
 // Defaults for Options.
@@ -237,9 +239,20 @@ func (c *Cache) dropLocal(userID string) {
 	delete(c.byUser, userID)
 }
 
-// invalidate drops the user's entries here and, with Redis, on every replica. It is called
-// after the database write has committed and must succeed before the write is reported done.
+// invalidate drops the user's entries here and, with Redis, on every replica, once the
+// database write is visible: at once, or after the commit when the write is part of a longer
+// transaction (store.DB.InTx), so that no reader refills the cache from the old row in
+// between. It must succeed before the write is reported done.
 func (c *Cache) invalidate(ctx context.Context, userID string) error {
+	return txhook.Defer(ctx, func(ctx context.Context) error { return c.invalidateNow(ctx, userID) })
+}
+
+// dropLocalAfterCommit is dropLocal once the write is visible (see invalidate).
+func (c *Cache) dropLocalAfterCommit(ctx context.Context, userID string) error {
+	return txhook.Defer(ctx, func(context.Context) error { c.dropLocal(userID); return nil })
+}
+
+func (c *Cache) invalidateNow(ctx context.Context, userID string) error {
 	c.dropLocal(userID)
 	if c.rdb == nil || userID == "" {
 		return nil

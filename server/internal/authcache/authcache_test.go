@@ -507,3 +507,34 @@ func TestRedisDownIsAMiss(t *testing.T) {
 		t.Fatalf("Validate after Revoke: %v", err)
 	}
 }
+
+// SEC-12: a write that is part of a longer transaction (a login's, store.DB.InTx) invalidates
+// after the commit. Invalidating at the write would let a request outside the transaction
+// cache the old row in between and keep serving it after the commit. PostgreSQL only: the
+// reader needs a second connection, and SQLite's pool has one.
+func TestSEC12InvalidationWaitsForTheCommit(t *testing.T) {
+	db := fresh(t, testenv.Postgres)
+	r := newReplica(db, authcache.Options{}, session.Options{})
+	u := newUser(t, db)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	err := db.InTx(ctx, func(txctx context.Context) error {
+		if err := r.users.SetLastLogin(txctx, u.ID, at); err != nil {
+			return err
+		}
+		got, err := r.users.Get(ctx, u.ID) // another request: outside the transaction
+		if err != nil {
+			return err
+		}
+		if got.LastLoginAt != nil {
+			t.Errorf("a reader outside the transaction saw the uncommitted last login %v", got.LastLoginAt)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.users.Get(ctx, u.ID)
+	if err != nil || got.LastLoginAt == nil || !got.LastLoginAt.Equal(at) {
+		t.Fatalf("after the commit Get = last login %v, %v; want %v (a stale cached user)", got.LastLoginAt, err, at)
+	}
+}

@@ -93,12 +93,10 @@ func (s *Sessions) afterWrite(ctx context.Context, id string, shared bool, werr 
 	}
 	uid, err := s.userOf(ctx, id)
 	if err != nil {
-		s.c.dropLocal("")
-		return errors.Join(werr, err)
+		return errors.Join(werr, err, s.c.dropLocalAfterCommit(ctx, ""))
 	}
 	if !shared {
-		s.c.dropLocal(uid)
-		return werr
+		return errors.Join(werr, s.c.dropLocalAfterCommit(ctx, uid))
 	}
 	return errors.Join(werr, s.c.invalidate(ctx, uid))
 }

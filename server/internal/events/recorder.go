@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/server/internal/txhook"
 )
 
 // recordTimeout bounds one Append. Record detaches from the caller's cancellation (see Record),
@@ -100,8 +102,11 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 		r.failed.Inc()
 		return fmt.Errorf("record %s event: %w", stored.Type, err)
 	}
-	r.recorded.WithLabelValues(stored.Type, stored.Outcome).Inc()
-	return nil
+	// Counted once it is durable: inside a longer transaction, after its commit.
+	return txhook.Defer(ctx, func(context.Context) error {
+		r.recorded.WithLabelValues(stored.Type, stored.Outcome).Inc()
+		return nil
+	})
 }
 
 func (r *Recorder) prepare(ctx context.Context, e Event) (Event, error) {

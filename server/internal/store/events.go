@@ -64,7 +64,7 @@ func (s *EventStore) Append(ctx context.Context, e events.Event) error {
 		CreatedAt: e.CreatedAt.UTC(),
 	}
 	// A single INSERT needs no BEGIN/COMMIT of its own (see single).
-	if err := single(s.db.WithContext(ctx)).Create(&row).Error; err != nil {
+	if err := single(conn(ctx, s.db)).Create(&row).Error; err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
 	return nil
@@ -74,7 +74,7 @@ func (s *EventStore) Append(ctx context.Context, e events.Event) error {
 func (s *EventStore) List(ctx context.Context, f events.Filter) ([]events.Event, int, error) {
 	// A fresh query for each statement: a GORM chain that has run Count must not be reused.
 	filtered := func() *gorm.DB {
-		q := s.db.WithContext(ctx).Model(&securityEventRow{})
+		q := conn(ctx, s.db).Model(&securityEventRow{})
 		if f.Type != "" {
 			q = q.Where("type = ?", f.Type)
 		}

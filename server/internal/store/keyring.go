@@ -39,7 +39,7 @@ func (db *DB) Keyring() *KeyringStore { return &KeyringStore{db: db.gorm} }
 // LoadKDF returns keyring.ErrNotInitialised when no keyring exists yet.
 func (s *KeyringStore) LoadKDF(ctx context.Context) (keyring.KDFParams, error) {
 	var row keyringKDFRow
-	err := s.db.WithContext(ctx).Take(&row, "id = ?", 1).Error
+	err := conn(ctx, s.db).Take(&row, "id = ?", 1).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return keyring.KDFParams{}, keyring.ErrNotInitialised
 	}
@@ -51,7 +51,7 @@ func (s *KeyringStore) LoadKDF(ctx context.Context) (keyring.KDFParams, error) {
 
 // Initialise stores the KDF parameters and the first key together.
 func (s *KeyringStore) Initialise(ctx context.Context, p keyring.KDFParams, first keyring.WrappedKey) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&keyringKDFRow{ID: 1, Salt: p.Salt, Iterations: p.Iterations, CreatedAt: p.CreatedAt.UTC()}).Error; err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func (s *KeyringStore) Initialise(ctx context.Context, p keyring.KDFParams, firs
 // Keys returns every wrapped key version, oldest first.
 func (s *KeyringStore) Keys(ctx context.Context) ([]keyring.WrappedKey, error) {
 	var rows []keyringKeyRow
-	if err := s.db.WithContext(ctx).Order("version").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Order("version").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load keyring keys: %w", err)
 	}
 	out := make([]keyring.WrappedKey, 0, len(rows))
@@ -81,7 +81,7 @@ func (s *KeyringStore) Keys(ctx context.Context) ([]keyring.WrappedKey, error) {
 
 // AddKey stores a new key version; keyring.ErrKeyVersionExists when the version is taken.
 func (s *KeyringStore) AddKey(ctx context.Context, k keyring.WrappedKey) error {
-	err := s.db.WithContext(ctx).Create(&keyringKeyRow{Version: k.Version, WrappedKey: k.Wrapped, CreatedAt: k.CreatedAt.UTC()}).Error
+	err := conn(ctx, s.db).Create(&keyringKeyRow{Version: k.Version, WrappedKey: k.Wrapped, CreatedAt: k.CreatedAt.UTC()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return keyring.ErrKeyVersionExists
 	}

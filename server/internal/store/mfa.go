@@ -43,7 +43,7 @@ func (db *DB) TOTP() *TOTPStore { return &TOTPStore{db: db.gorm} }
 // PutPending inserts an unconfirmed secret or replaces an unconfirmed one, in one statement;
 // a confirmed secret is left alone (no row changes) and reported as totp.ErrAlreadyEnrolled.
 func (s *TOTPStore) PutPending(ctx context.Context, userID, secretEnc string, at time.Time) error {
-	res := s.db.WithContext(ctx).Exec(`INSERT INTO mfa_totp (user_id, secret_enc, confirmed_at, last_step, created_at)
+	res := conn(ctx, s.db).Exec(`INSERT INTO mfa_totp (user_id, secret_enc, confirmed_at, last_step, created_at)
 VALUES (?, ?, NULL, 0, ?)
 ON CONFLICT (user_id) DO UPDATE SET secret_enc = excluded.secret_enc, last_step = 0, created_at = excluded.created_at
 WHERE mfa_totp.confirmed_at IS NULL`, userID, secretEnc, at.UTC())
@@ -59,7 +59,7 @@ WHERE mfa_totp.confirmed_at IS NULL`, userID, secretEnc, at.UTC())
 // Get returns the user's secret.
 func (s *TOTPStore) Get(ctx context.Context, userID string) (totp.Secret, error) {
 	var row mfaTOTPRow
-	if err := s.db.WithContext(ctx).Take(&row, "user_id = ?", userID).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "user_id = ?", userID).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return totp.Secret{}, totp.ErrNotEnrolled
 		}
@@ -71,7 +71,7 @@ func (s *TOTPStore) Get(ctx context.Context, userID string) (totp.Secret, error)
 
 // Confirm activates the pending secret secretEnc and records step as used.
 func (s *TOTPStore) Confirm(ctx context.Context, userID, secretEnc string, at time.Time, step int64) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaTOTPRow{}).
+	res := conn(ctx, s.db).Model(&mfaTOTPRow{}).
 		Where("user_id = ? AND secret_enc = ? AND confirmed_at IS NULL AND last_step < ?", userID, secretEnc, step).
 		Updates(map[string]any{"confirmed_at": at.UTC(), "last_step": step})
 	return res.RowsAffected > 0, res.Error
@@ -79,7 +79,7 @@ func (s *TOTPStore) Confirm(ctx context.Context, userID, secretEnc string, at ti
 
 // UseStep records step as used when it is later than the last used one.
 func (s *TOTPStore) UseStep(ctx context.Context, userID string, step int64) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaTOTPRow{}).
+	res := conn(ctx, s.db).Model(&mfaTOTPRow{}).
 		Where("user_id = ? AND confirmed_at IS NOT NULL AND last_step < ?", userID, step).
 		Update("last_step", step)
 	return res.RowsAffected > 0, res.Error
@@ -87,7 +87,7 @@ func (s *TOTPStore) UseStep(ctx context.Context, userID string, step int64) (boo
 
 // Delete removes the user's secret.
 func (s *TOTPStore) Delete(ctx context.Context, userID string) (bool, error) {
-	res := s.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&mfaTOTPRow{})
+	res := conn(ctx, s.db).Where("user_id = ?", userID).Delete(&mfaTOTPRow{})
 	return res.RowsAffected > 0, res.Error
 }
 
@@ -104,7 +104,7 @@ func (db *DB) RecoveryCodes() *RecoveryCodeStore { return &RecoveryCodeStore{db:
 // locked first, so two concurrent regenerations queue instead of leaving both sets; SQLite
 // transactions here take the write lock up front (_txlock=immediate) and queue anyway.
 func (s *RecoveryCodeStore) Replace(ctx context.Context, userID string, hashes []string, at time.Time) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if tx.Name() == DialectPostgres {
 			if err := tx.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID).Error; err != nil {
 				return err
@@ -126,7 +126,7 @@ func (s *RecoveryCodeStore) Replace(ctx context.Context, userID string, hashes [
 
 // Use marks an unused code used.
 func (s *RecoveryCodeStore) Use(ctx context.Context, userID, hash string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaRecoveryCodeRow{}).
+	res := conn(ctx, s.db).Model(&mfaRecoveryCodeRow{}).
 		Where("user_id = ? AND code_hash = ? AND used_at IS NULL", userID, hash).
 		Update("used_at", at.UTC())
 	return res.RowsAffected > 0, res.Error
@@ -135,13 +135,13 @@ func (s *RecoveryCodeStore) Use(ctx context.Context, userID, hash string, at tim
 // Remaining counts the user's unused codes.
 func (s *RecoveryCodeStore) Remaining(ctx context.Context, userID string) (int, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&mfaRecoveryCodeRow{}).Where("user_id = ? AND used_at IS NULL", userID).Count(&n).Error
+	err := conn(ctx, s.db).Model(&mfaRecoveryCodeRow{}).Where("user_id = ? AND used_at IS NULL", userID).Count(&n).Error
 	return int(n), err
 }
 
 // Delete removes all of the user's codes.
 func (s *RecoveryCodeStore) Delete(ctx context.Context, userID string) error {
-	return s.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&mfaRecoveryCodeRow{}).Error
+	return conn(ctx, s.db).Where("user_id = ?", userID).Delete(&mfaRecoveryCodeRow{}).Error
 }
 
 // EnrolledFactors returns the confirmed factors of each of userIDs (absent: none) in one
@@ -156,7 +156,7 @@ func (db *DB) EnrolledFactors(ctx context.Context, userIDs []string) (map[string
 		UserID string
 		Factor string
 	}
-	err := db.gorm.WithContext(ctx).Raw(`SELECT user_id, 'totp' AS factor FROM mfa_totp WHERE confirmed_at IS NOT NULL AND user_id IN ?
+	err := conn(ctx, db.gorm).Raw(`SELECT user_id, 'totp' AS factor FROM mfa_totp WHERE confirmed_at IS NOT NULL AND user_id IN ?
 UNION ALL SELECT user_id, channel AS factor FROM mfa_channels WHERE confirmed_at IS NOT NULL AND user_id IN ?
 UNION ALL SELECT DISTINCT user_id, 'recovery_code' AS factor FROM mfa_recovery_codes WHERE used_at IS NULL AND user_id IN ?`,
 		userIDs, userIDs, userIDs).Scan(&rows).Error

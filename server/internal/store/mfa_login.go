@@ -79,7 +79,7 @@ func (db *DB) OOB() *OOBStore { return &OOBStore{db: db.gorm} }
 
 // PutPendingChannel inserts or replaces an unconfirmed address; a confirmed one stays.
 func (s *OOBStore) PutPendingChannel(ctx context.Context, e oob.Enrollment) error {
-	res := s.db.WithContext(ctx).Exec(`INSERT INTO mfa_channels (user_id, channel, address, confirmed_at, created_at)
+	res := conn(ctx, s.db).Exec(`INSERT INTO mfa_channels (user_id, channel, address, confirmed_at, created_at)
 VALUES (?, ?, ?, NULL, ?)
 ON CONFLICT (user_id, channel) DO UPDATE SET address = excluded.address, created_at = excluded.created_at
 WHERE mfa_channels.confirmed_at IS NULL`, e.UserID, e.Channel, e.Address, e.CreatedAt.UTC())
@@ -95,7 +95,7 @@ WHERE mfa_channels.confirmed_at IS NULL`, e.UserID, e.Channel, e.Address, e.Crea
 // Channel returns the user's enrollment on channel.
 func (s *OOBStore) Channel(ctx context.Context, userID, channel string) (oob.Enrollment, error) {
 	var row mfaChannelRow
-	if err := s.db.WithContext(ctx).Take(&row, "user_id = ? AND channel = ?", userID, channel).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "user_id = ? AND channel = ?", userID, channel).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return oob.Enrollment{}, oob.ErrNotEnrolled
 		}
@@ -107,7 +107,7 @@ func (s *OOBStore) Channel(ctx context.Context, userID, channel string) (oob.Enr
 
 // ConfirmChannel confirms the pending address if it is still address.
 func (s *OOBStore) ConfirmChannel(ctx context.Context, userID, channel, address string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaChannelRow{}).
+	res := conn(ctx, s.db).Model(&mfaChannelRow{}).
 		Where("user_id = ? AND channel = ? AND address = ? AND confirmed_at IS NULL", userID, channel, address).
 		Update("confirmed_at", at.UTC())
 	return res.RowsAffected > 0, res.Error
@@ -116,7 +116,7 @@ func (s *OOBStore) ConfirmChannel(ctx context.Context, userID, channel, address 
 // DeleteChannel removes the enrollment and every code sent on that channel.
 func (s *OOBStore) DeleteChannel(ctx context.Context, userID, channel string) (bool, error) {
 	var deleted bool
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("user_id = ? AND channel = ?", userID, channel).Delete(&mfaChannelRow{})
 		if res.Error != nil {
 			return res.Error
@@ -129,14 +129,14 @@ func (s *OOBStore) DeleteChannel(ctx context.Context, userID, channel string) (b
 
 // CreateCode stores a new code.
 func (s *OOBStore) CreateCode(ctx context.Context, c oob.Code) error {
-	return s.db.WithContext(ctx).Create(&mfaCodeRow{ID: c.ID, UserID: c.UserID, Channel: c.Channel, Binding: c.Binding,
+	return conn(ctx, s.db).Create(&mfaCodeRow{ID: c.ID, UserID: c.UserID, Channel: c.Channel, Binding: c.Binding,
 		CodeHash: c.Hash, CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC()}).Error
 }
 
 // LatestCode returns the newest code for (user, channel, binding).
 func (s *OOBStore) LatestCode(ctx context.Context, userID, channel, binding string) (oob.Code, error) {
 	var row mfaCodeRow
-	err := s.db.WithContext(ctx).Where("user_id = ? AND channel = ? AND binding = ?", userID, channel, binding).
+	err := conn(ctx, s.db).Where("user_id = ? AND channel = ? AND binding = ?", userID, channel, binding).
 		Order("created_at DESC").Order("id DESC").Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return oob.Code{}, oob.ErrInvalidCode
@@ -150,25 +150,25 @@ func (s *OOBStore) LatestCode(ctx context.Context, userID, channel, binding stri
 
 // FailCode counts a wrong attempt if fewer than max were made.
 func (s *OOBStore) FailCode(ctx context.Context, id string, max int) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaCodeRow{}).Where("id = ? AND attempts < ? AND used_at IS NULL", id, max).
+	res := conn(ctx, s.db).Model(&mfaCodeRow{}).Where("id = ? AND attempts < ? AND used_at IS NULL", id, max).
 		Update("attempts", gorm.Expr("attempts + 1"))
 	return res.RowsAffected > 0, res.Error
 }
 
 // UseCode marks an unused code used.
 func (s *OOBStore) UseCode(ctx context.Context, id string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaCodeRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", at.UTC())
+	res := conn(ctx, s.db).Model(&mfaCodeRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", at.UTC())
 	return res.RowsAffected > 0, res.Error
 }
 
 // DeleteCode removes a code.
 func (s *OOBStore) DeleteCode(ctx context.Context, id string) error {
-	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&mfaCodeRow{}).Error
+	return conn(ctx, s.db).Where("id = ?", id).Delete(&mfaCodeRow{}).Error
 }
 
 // DeleteAllForUser removes every channel and code of the user (MFA reset).
 func (s *OOBStore) DeleteAllForUser(ctx context.Context, userID string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&mfaChannelRow{}).Error; err != nil {
 			return err
 		}
@@ -186,14 +186,14 @@ func (db *DB) Pending() *PendingStore { return &PendingStore{db: db.gorm} }
 
 // CreatePending stores a pending login.
 func (s *PendingStore) CreatePending(ctx context.Context, l pending.Login, tokenHash string) error {
-	return s.db.WithContext(ctx).Create(&mfaPendingRow{ID: l.ID, UserID: l.UserID, TokenHash: tokenHash, Kind: l.Kind,
+	return conn(ctx, s.db).Create(&mfaPendingRow{ID: l.ID, UserID: l.UserID, TokenHash: tokenHash, Kind: l.Kind,
 		CSRFToken: l.CSRFToken, IP: l.IP, UserAgent: l.UserAgent, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: l.ExpiresAt.UTC()}).Error
 }
 
 // PendingByTokenHash returns the pending login with that token hash.
 func (s *PendingStore) PendingByTokenHash(ctx context.Context, hash string) (pending.Login, error) {
 	var row mfaPendingRow
-	if err := s.db.WithContext(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "token_hash = ?", hash).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return pending.Login{}, pending.ErrInvalid
 		}
@@ -206,7 +206,7 @@ func (s *PendingStore) PendingByTokenHash(ctx context.Context, hash string) (pen
 // FailPending counts a failure unless max were counted, and returns the count.
 func (s *PendingStore) FailPending(ctx context.Context, id string, max int) (int, error) {
 	var failures int
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&mfaPendingRow{}).Where("id = ? AND failures < ?", id, max).
 			Update("failures", gorm.Expr("failures + 1")).Error; err != nil {
 			return err
@@ -218,13 +218,13 @@ func (s *PendingStore) FailPending(ctx context.Context, id string, max int) (int
 
 // UsePending spends an unused pending login.
 func (s *PendingStore) UsePending(ctx context.Context, id string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&mfaPendingRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", at.UTC())
+	res := conn(ctx, s.db).Model(&mfaPendingRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", at.UTC())
 	return res.RowsAffected > 0, res.Error
 }
 
 // DeleteForUser removes the user's pending logins (MFA reset, password change).
 func (s *PendingStore) DeleteForUser(ctx context.Context, userID string) error {
-	return s.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&mfaPendingRow{}).Error
+	return conn(ctx, s.db).Where("user_id = ?", userID).Delete(&mfaPendingRow{}).Error
 }
 
 // DeviceStore keeps trusted devices.
@@ -242,14 +242,14 @@ func deviceFromRow(r trustedDeviceRow) device.Device {
 
 // CreateDevice stores a trusted device.
 func (s *DeviceStore) CreateDevice(ctx context.Context, d device.Device, tokenHash string) error {
-	return s.db.WithContext(ctx).Create(&trustedDeviceRow{ID: d.ID, UserID: d.UserID, TokenHash: tokenHash, Name: d.Name, IP: d.IP,
+	return conn(ctx, s.db).Create(&trustedDeviceRow{ID: d.ID, UserID: d.UserID, TokenHash: tokenHash, Name: d.Name, IP: d.IP,
 		UserAgent: d.UserAgent, CreatedAt: d.CreatedAt.UTC(), LastUsedAt: d.LastUsedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC()}).Error
 }
 
 // DeviceByTokenHash returns the device with that token hash.
 func (s *DeviceStore) DeviceByTokenHash(ctx context.Context, hash string) (device.Device, error) {
 	var row trustedDeviceRow
-	if err := s.db.WithContext(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "token_hash = ?", hash).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return device.Device{}, device.ErrNotFound
 		}
@@ -260,13 +260,13 @@ func (s *DeviceStore) DeviceByTokenHash(ctx context.Context, hash string) (devic
 
 // TouchDevice records a use.
 func (s *DeviceStore) TouchDevice(ctx context.Context, id string, at time.Time) error {
-	return s.db.WithContext(ctx).Model(&trustedDeviceRow{}).Where("id = ?", id).Update("last_used_at", at.UTC()).Error
+	return conn(ctx, s.db).Model(&trustedDeviceRow{}).Where("id = ?", id).Update("last_used_at", at.UTC()).Error
 }
 
 // ListDevices returns the user's live devices, newest first.
 func (s *DeviceStore) ListDevices(ctx context.Context, userID string, now time.Time) ([]device.Device, error) {
 	var rows []trustedDeviceRow
-	err := s.db.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
+	err := conn(ctx, s.db).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
 		Order("created_at DESC").Order("id DESC").Find(&rows).Error
 	if err != nil {
 		return nil, err
@@ -280,13 +280,13 @@ func (s *DeviceStore) ListDevices(ctx context.Context, userID string, now time.T
 
 // RevokeDevice revokes one live device of the user.
 func (s *DeviceStore) RevokeDevice(ctx context.Context, userID, id string, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&trustedDeviceRow{}).
+	res := conn(ctx, s.db).Model(&trustedDeviceRow{}).
 		Where("id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, at.UTC()).Update("revoked_at", at.UTC())
 	return res.RowsAffected > 0, res.Error
 }
 
 // RevokeDevices revokes all of the user's devices.
 func (s *DeviceStore) RevokeDevices(ctx context.Context, userID string, at time.Time) (int, error) {
-	res := s.db.WithContext(ctx).Model(&trustedDeviceRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", at.UTC())
+	res := conn(ctx, s.db).Model(&trustedDeviceRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", at.UTC())
 	return int(res.RowsAffected), res.Error
 }

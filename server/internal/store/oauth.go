@@ -111,7 +111,7 @@ func (r oauthProviderRow) domain() oauth.Config {
 // CreateProvider inserts a provider.
 func (s *OAuthStore) CreateProvider(ctx context.Context, c oauth.Config) error {
 	row := toProviderRow(c)
-	err := s.db.WithContext(ctx).Create(&row).Error
+	err := conn(ctx, s.db).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return oauth.ErrSlugTaken
 	}
@@ -136,7 +136,7 @@ func (s *OAuthStore) GetProviderBySlug(ctx context.Context, slug string) (oauth.
 
 func (s *OAuthStore) getProvider(ctx context.Context, where string, arg any) (oauth.Config, error) {
 	var row oauthProviderRow
-	err := s.db.WithContext(ctx).Where(where, arg).Take(&row).Error
+	err := conn(ctx, s.db).Where(where, arg).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return oauth.Config{}, oauth.ErrProviderNotFound
 	}
@@ -149,7 +149,7 @@ func (s *OAuthStore) getProvider(ctx context.Context, where string, arg any) (oa
 // ListProviders lists every provider by display name.
 func (s *OAuthStore) ListProviders(ctx context.Context) ([]oauth.Config, error) {
 	var rows []oauthProviderRow
-	if err := s.db.WithContext(ctx).Order("display_name, slug").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Order("display_name, slug").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list oauth providers: %w", err)
 	}
 	out := make([]oauth.Config, len(rows))
@@ -162,7 +162,7 @@ func (s *OAuthStore) ListProviders(ctx context.Context) ([]oauth.Config, error) 
 // UpdateProvider stores every field of the provider.
 func (s *OAuthStore) UpdateProvider(ctx context.Context, c oauth.Config) error {
 	row := toProviderRow(c)
-	res := s.db.WithContext(ctx).Model(&oauthProviderRow{}).Where("id = ?", c.ID).Updates(map[string]any{
+	res := conn(ctx, s.db).Model(&oauthProviderRow{}).Where("id = ?", c.ID).Updates(map[string]any{
 		"display_name": row.DisplayName, "client_id": row.ClientID, "client_secret_enc": row.ClientSecretEnc,
 		"base_url": row.BaseURL, "api_url": row.APIURL, "tenant": row.Tenant, "scopes": row.Scopes,
 		"allowed_domains": row.AllowedDomains, "auto_register": row.AutoRegister, "auto_link": row.AutoLink,
@@ -183,7 +183,7 @@ func (s *OAuthStore) DeleteProvider(ctx context.Context, id string) error {
 	if uuid.Validate(id) != nil {
 		return oauth.ErrProviderNotFound
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&oauthProviderRow{})
 		if res.Error != nil {
 			return res.Error
@@ -227,7 +227,7 @@ func (r userIdentityRow) domain() oauth.Identity {
 // IdentityBySubject finds the identity of a provider's subject.
 func (s *OAuthStore) IdentityBySubject(ctx context.Context, providerID, subject string) (oauth.Identity, error) {
 	var row userIdentityRow
-	err := s.db.WithContext(ctx).Where("provider_id = ? AND subject = ?", providerID, subject).Take(&row).Error
+	err := conn(ctx, s.db).Where("provider_id = ? AND subject = ?", providerID, subject).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return oauth.Identity{}, oauth.ErrIdentityNotFound
 	}
@@ -243,7 +243,7 @@ func (s *OAuthStore) CreateIdentity(ctx context.Context, i oauth.Identity) error
 	if err != nil {
 		return err
 	}
-	err = s.db.WithContext(ctx).Create(&row).Error
+	err = conn(ctx, s.db).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return oauth.ErrIdentityTaken
 	}
@@ -259,7 +259,7 @@ func (s *OAuthStore) UpdateIdentity(ctx context.Context, i oauth.Identity) error
 	if err != nil {
 		return err
 	}
-	res := s.db.WithContext(ctx).Model(&userIdentityRow{}).Where("id = ?", i.ID).Updates(map[string]any{
+	res := conn(ctx, s.db).Model(&userIdentityRow{}).Where("id = ?", i.ID).Updates(map[string]any{
 		"email": row.Email, "email_verified": row.EmailVerified, "display_name": row.DisplayName,
 		"avatar_url": row.AvatarURL, "raw_claims": row.RawClaims, "last_login_at": row.LastLoginAt,
 	})
@@ -278,7 +278,7 @@ func (s *OAuthStore) ListIdentities(ctx context.Context, userID string) ([]oauth
 		return []oauth.Identity{}, nil //nolint:nilerr // a malformed ID names no user: no identities
 	}
 	var rows []userIdentityRow
-	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at, id").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list identities: %w", err)
 	}
 	out := make([]oauth.Identity, len(rows))
@@ -293,7 +293,7 @@ func (s *OAuthStore) DeleteIdentity(ctx context.Context, userID, id string) erro
 	if uuid.Validate(id) != nil || uuid.Validate(userID) != nil {
 		return oauth.ErrIdentityNotFound
 	}
-	res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&userIdentityRow{})
+	res := conn(ctx, s.db).Where("id = ? AND user_id = ?", id, userID).Delete(&userIdentityRow{})
 	if res.Error != nil {
 		return fmt.Errorf("delete identity: %w", res.Error)
 	}
@@ -310,7 +310,7 @@ func (s *OAuthStore) CreateFlow(ctx context.Context, f oauth.Flow) error {
 	if f.UserID != "" {
 		row.UserID = &f.UserID
 	}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := conn(ctx, s.db).Create(&row).Error; err != nil {
 		return fmt.Errorf("create oauth flow: %w", err)
 	}
 	return nil
@@ -335,7 +335,7 @@ func (s *OAuthStore) UseFlow(ctx context.Context, stateHash, bindingHash string,
 // loads it into row. The conditional update succeeds for one caller only; anyone else gets
 // oauth.ErrStateInvalid, as for a row that does not exist.
 func (s *OAuthStore) spend(ctx context.Context, row any, where string, now time.Time, args ...any) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(row).Where(where+" AND used_at IS NULL AND expires_at > ?", append(args, now.UTC())...).Update("used_at", now.UTC())
 		if res.Error != nil {
 			return res.Error
@@ -358,7 +358,7 @@ func (s *OAuthStore) spend(ctx context.Context, row any, where string, now time.
 func (s *OAuthStore) CreateExchange(ctx context.Context, e oauth.Exchange) error {
 	row := oauthExchangeCodeRow{CodeHash: e.CodeHash, UserID: e.UserID, ProviderID: e.ProviderID, CodeChallenge: e.CodeChallenge,
 		CreatedAt: e.CreatedAt.UTC(), ExpiresAt: e.ExpiresAt.UTC()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := conn(ctx, s.db).Create(&row).Error; err != nil {
 		return fmt.Errorf("create oauth exchange code: %w", err)
 	}
 	return nil

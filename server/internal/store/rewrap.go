@@ -49,7 +49,7 @@ func (c *SealedColumn) Count(ctx context.Context, current int) (total, stale int
 		Stale int64
 	}
 	q := "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN " + c.keyVersion() + " < ? THEN 1 ELSE 0 END), 0) AS stale FROM " + c.table
-	if err := c.db.gorm.WithContext(ctx).Raw(q, current).Scan(&n).Error; err != nil {
+	if err := conn(ctx, c.db.gorm).Raw(q, current).Scan(&n).Error; err != nil {
 		return 0, 0, fmt.Errorf("count sealed %s: %w", c.name, err)
 	}
 	return int(n.Total), int(n.Stale), nil
@@ -65,7 +65,7 @@ func (c *SealedColumn) Stale(ctx context.Context, current int, after string, lim
 	}
 	q := "SELECT " + c.id + " AS id, " + c.value + " AS ciphertext FROM " + c.table +
 		" WHERE " + where + " ORDER BY " + c.id + " LIMIT " + strconv.Itoa(max(limit, 1))
-	if err := c.db.gorm.WithContext(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+	if err := conn(ctx, c.db.gorm).Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read sealed %s: %w", c.name, err)
 	}
 	return rows, nil
@@ -75,7 +75,7 @@ func (c *SealedColumn) Stale(ctx context.Context, current int, after string, lim
 // change (a re-enrolment, a retired key, another replica's run) is never overwritten with a
 // stale value. It reports whether the row changed.
 func (c *SealedColumn) Replace(ctx context.Context, id, old, sealed string) (bool, error) {
-	res := c.db.gorm.WithContext(ctx).Exec("UPDATE "+c.table+" SET "+c.value+" = ? WHERE "+c.id+" = ? AND "+c.value+" = ?", sealed, id, old)
+	res := conn(ctx, c.db.gorm).Exec("UPDATE "+c.table+" SET "+c.value+" = ? WHERE "+c.id+" = ? AND "+c.value+" = ?", sealed, id, old)
 	if res.Error != nil {
 		return false, fmt.Errorf("re-seal %s row: %w", c.name, res.Error)
 	}
@@ -91,7 +91,7 @@ func (db *DB) CountSecretDataKeys(ctx context.Context, current int) (total, stal
 		Stale int64
 	}
 	q := "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN key_version < ? THEN 1 ELSE 0 END), 0) AS stale FROM secret_values"
-	if err := db.gorm.WithContext(ctx).Raw(q, current).Scan(&n).Error; err != nil {
+	if err := conn(ctx, db.gorm).Raw(q, current).Scan(&n).Error; err != nil {
 		return 0, 0, fmt.Errorf("count secret data keys: %w", err)
 	}
 	return int(n.Total), int(n.Stale), nil

@@ -14,7 +14,7 @@ import (
 // off from without them hiding the rest.
 func (db *DB) DueRotations(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
 	var names []string
-	err := db.gorm.WithContext(ctx).Model(&secretRow{}).
+	err := conn(ctx, db.gorm).Model(&secretRow{}).
 		Where("deleted_at IS NULL AND next_rotation_at IS NOT NULL AND next_rotation_at <= ? AND name > ?", now.UTC(), after).
 		Order("name").Limit(max(limit, 1)).Pluck("name", &names).Error
 	if err != nil {
@@ -31,7 +31,7 @@ func (db *DB) UpcomingRotations(ctx context.Context, from, until time.Time, afte
 		Name           string
 		NextRotationAt time.Time
 	}
-	err := db.gorm.WithContext(ctx).Model(&secretRow{}).Select("name", "next_rotation_at").
+	err := conn(ctx, db.gorm).Model(&secretRow{}).Select("name", "next_rotation_at").
 		Where("deleted_at IS NULL AND next_rotation_at IS NOT NULL AND next_rotation_at > ? AND next_rotation_at <= ? AND name > ?",
 			from.UTC(), until.UTC(), after).
 		Order("name").Limit(max(limit, 1)).Scan(&rows).Error

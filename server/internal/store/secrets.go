@@ -127,7 +127,7 @@ func (s *SecretStore) CreateSecret(ctx context.Context, sec secrets.Secret, firs
 	if err != nil {
 		return err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (s *SecretStore) CreateSecret(ctx context.Context, sec secrets.Secret, firs
 // GetSecret returns a secret by name.
 func (s *SecretStore) GetSecret(ctx context.Context, name string) (secrets.Secret, error) {
 	var row secretRow
-	err := s.db.WithContext(ctx).Where("name = ?", name).Take(&row).Error
+	err := conn(ctx, s.db).Where("name = ?", name).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return secrets.Secret{}, fmt.Errorf("%q: %w", name, secrets.ErrSecretNotFound)
 	}
@@ -173,7 +173,7 @@ func (s *SecretStore) GetSecret(ctx context.Context, name string) (secrets.Secre
 
 // ListSecrets returns every matching secret, by name.
 func (s *SecretStore) ListSecrets(ctx context.Context, f secrets.ListFilter) ([]secrets.Secret, error) {
-	q := s.db.WithContext(ctx).Model(&secretRow{})
+	q := conn(ctx, s.db).Model(&secretRow{})
 	if f.Prefix != "" {
 		// substr, not LIKE: '_' is a LIKE wildcard and a common name character.
 		q = q.Where("substr(name, 1, ?) = ?", len(f.Prefix), f.Prefix)
@@ -209,14 +209,14 @@ func (s *SecretStore) hydrate(ctx context.Context, rows []secretRow) ([]secrets.
 			ids[i] = r.ID
 		}
 		var labels []secretLabelRow
-		if err := s.db.WithContext(ctx).Where("secret_id IN ?", ids).Find(&labels).Error; err != nil {
+		if err := conn(ctx, s.db).Where("secret_id IN ?", ids).Find(&labels).Error; err != nil {
 			return nil, fmt.Errorf("read secret labels: %w", err)
 		}
 		for _, l := range labels {
 			out[index[l.SecretID]].Labels[l.Key] = l.Value
 		}
 		var current []secretVersionRow
-		if err := s.db.WithContext(ctx).Select("secret_id", "version").Where("secret_id IN ? AND stage = ?", ids, secrets.StageCurrent).Find(&current).Error; err != nil {
+		if err := conn(ctx, s.db).Select("secret_id", "version").Where("secret_id IN ? AND stage = ?", ids, secrets.StageCurrent).Find(&current).Error; err != nil {
 			return nil, fmt.Errorf("read current versions: %w", err)
 		}
 		for _, v := range current {
@@ -232,7 +232,7 @@ func (s *SecretStore) UpdateSecret(ctx context.Context, sec secrets.Secret) erro
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&secretRow{}).Where("id = ?", sec.ID).Updates(map[string]any{
 			"description": row.Description, "owner": row.Owner, "rotation_policy": row.RotationPolicy,
 			"next_rotation_at": row.NextRotationAt, "last_rotated_at": row.LastRotatedAt,
@@ -258,7 +258,7 @@ func (s *SecretStore) UpdateSecret(ctx context.Context, sec secrets.Secret) erro
 
 // DeleteSecret removes a secret; versions and labels go with it (ON DELETE CASCADE).
 func (s *SecretStore) DeleteSecret(ctx context.Context, id string) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		// Explicit deletes too, so nothing depends on the connection's foreign_keys pragma.
 		if err := tx.Where("secret_id = ?", id).Delete(&secretVersionRow{}).Error; err != nil {
 			return err
@@ -284,7 +284,7 @@ func (s *SecretStore) DeleteSecret(ctx context.Context, id string) error {
 // DuePurges returns deleted secrets whose recovery window has passed.
 func (s *SecretStore) DuePurges(ctx context.Context, now time.Time, limit int) ([]secrets.Secret, error) {
 	var rows []secretRow
-	err := s.db.WithContext(ctx).Where("deleted_at IS NOT NULL AND purge_after <= ?", now.UTC()).
+	err := conn(ctx, s.db).Where("deleted_at IS NOT NULL AND purge_after <= ?", now.UTC()).
 		Order("purge_after").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("find due purges: %w", err)
@@ -328,7 +328,7 @@ func shiftForCurrent(tx *gorm.DB, id string) error {
 
 // AddVersion inserts the next version under the secret's row lock.
 func (s *SecretStore) AddVersion(ctx context.Context, v secrets.Version) (secrets.Version, error) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := lockSecret(tx, v.SecretID, v.CreatedAt); err != nil {
 			return err
 		}
@@ -363,7 +363,7 @@ func (s *SecretStore) AddVersion(ctx context.Context, v secrets.Version) (secret
 
 // Promote makes version current.
 func (s *SecretStore) Promote(ctx context.Context, secretID string, version int) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := lockSecret(tx, secretID, time.Now()); err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func (s *SecretStore) Promote(ctx context.Context, secretID string, version int)
 
 // ClearStage removes a stage from the secret's versions.
 func (s *SecretStore) ClearStage(ctx context.Context, secretID, stage string) error {
-	if err := clearStage(s.db.WithContext(ctx), secretID, stage); err != nil {
+	if err := clearStage(conn(ctx, s.db), secretID, stage); err != nil {
 		return fmt.Errorf("clear %s stage of secret %s: %w", stage, secretID, err)
 	}
 	return nil
@@ -402,7 +402,7 @@ func (s *SecretStore) ClearStage(ctx context.Context, secretID, stage string) er
 
 // GetVersion returns one version, or the current one for version 0.
 func (s *SecretStore) GetVersion(ctx context.Context, secretID string, version int) (secrets.Version, error) {
-	q := s.db.WithContext(ctx).Where("secret_id = ?", secretID)
+	q := conn(ctx, s.db).Where("secret_id = ?", secretID)
 	if version == 0 {
 		q = q.Where("stage = ?", secrets.StageCurrent)
 	} else {
@@ -422,7 +422,7 @@ func (s *SecretStore) GetVersion(ctx context.Context, secretID string, version i
 // ListVersions returns every version, oldest first.
 func (s *SecretStore) ListVersions(ctx context.Context, secretID string) ([]secrets.Version, error) {
 	var rows []secretVersionRow
-	if err := s.db.WithContext(ctx).Where("secret_id = ?", secretID).Order("version").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Where("secret_id = ?", secretID).Order("version").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list secret versions: %w", err)
 	}
 	out := make([]secrets.Version, len(rows))
@@ -469,7 +469,7 @@ func (s *SecretStore) AppendAudit(ctx context.Context, recs []secrets.AuditRecor
 	if len(recs) <= auditInsertChunk {
 		err = s.insertAudit(ctx, s.db.ConnPool, recs)
 	} else {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 			for chunk := range slices.Chunk(recs, auditInsertChunk) {
 				if err := s.insertAudit(ctx, tx.Statement.ConnPool, chunk); err != nil {
 					return err
@@ -533,7 +533,7 @@ func auditInsertSQL(k auditInsertKey) string {
 // ListAudit returns one page of the audit trail, newest first.
 func (s *SecretStore) ListAudit(ctx context.Context, f secrets.AuditFilter) ([]secrets.AuditRecord, int, error) {
 	filtered := func() *gorm.DB {
-		q := s.db.WithContext(ctx).Model(&secretAuditRow{})
+		q := conn(ctx, s.db).Model(&secretAuditRow{})
 		if f.SecretName != "" {
 			q = q.Where("secret_name = ?", f.SecretName)
 		}

@@ -37,7 +37,7 @@ func (db *DB) SecretValues() *SecretValueStore { return &SecretValueStore{db: db
 // share one).
 func (s *SecretValueStore) Insert(ctx context.Context, r secretsdb.Row) (int64, error) {
 	row := secretValueRow{Name: r.Name, KeyVersion: r.KeyVersion, WrappedKey: r.WrappedKey, Ciphertext: r.Ciphertext, CreatedAt: r.CreatedAt.UTC()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := conn(ctx, s.db).Create(&row).Error; err != nil {
 		return 0, fmt.Errorf("insert secret value: %w", err)
 	}
 	return row.ID, nil
@@ -46,7 +46,7 @@ func (s *SecretValueStore) Insert(ctx context.Context, r secretsdb.Row) (int64, 
 // Get returns the version with id of name, or its newest when id is 0.
 func (s *SecretValueStore) Get(ctx context.Context, name string, id int64) (secretsdb.Row, error) {
 	var row secretValueRow
-	q := s.db.WithContext(ctx).Where("name = ?", name)
+	q := conn(ctx, s.db).Where("name = ?", name)
 	if id != 0 {
 		q = q.Where("id = ?", id)
 	}
@@ -56,7 +56,7 @@ func (s *SecretValueStore) Get(ctx context.Context, name string, id int64) (secr
 			return secretsdb.Row{}, fmt.Errorf("%q: %w", name, secrets.ErrNotFound)
 		}
 		var n int64
-		if err := s.db.WithContext(ctx).Model(&secretValueRow{}).Where("name = ?", name).Limit(1).Count(&n).Error; err != nil {
+		if err := conn(ctx, s.db).Model(&secretValueRow{}).Where("name = ?", name).Limit(1).Count(&n).Error; err != nil {
 			return secretsdb.Row{}, fmt.Errorf("look up secret value: %w", err)
 		}
 		if n == 0 {
@@ -73,7 +73,7 @@ func (s *SecretValueStore) Get(ctx context.Context, name string, id int64) (secr
 // List returns the versions of name (without ciphertexts), oldest first.
 func (s *SecretValueStore) List(ctx context.Context, name string) ([]secretsdb.Row, error) {
 	var rows []secretValueRow
-	err := s.db.WithContext(ctx).Select("id", "name", "key_version", "created_at").
+	err := conn(ctx, s.db).Select("id", "name", "key_version", "created_at").
 		Where("name = ?", name).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list secret values: %w", err)
@@ -90,7 +90,7 @@ func (s *SecretValueStore) List(ctx context.Context, name string) ([]secretsdb.R
 
 // Delete removes every version of name.
 func (s *SecretValueStore) Delete(ctx context.Context, name string) error {
-	res := s.db.WithContext(ctx).Where("name = ?", name).Delete(&secretValueRow{})
+	res := conn(ctx, s.db).Where("name = ?", name).Delete(&secretValueRow{})
 	if res.Error != nil {
 		return fmt.Errorf("delete secret values: %w", res.Error)
 	}
@@ -112,7 +112,7 @@ func (s *SecretValueStore) Ping(ctx context.Context) error {
 // StaleKeys returns up to limit rows still wrapped by a master key version below below.
 func (s *SecretValueStore) StaleKeys(ctx context.Context, below int, afterID int64, limit int) ([]secretsdb.Row, error) {
 	var rows []secretValueRow
-	err := s.db.WithContext(ctx).Select("id", "key_version", "wrapped_key").
+	err := conn(ctx, s.db).Select("id", "key_version", "wrapped_key").
 		Where("key_version < ? AND id > ?", below, afterID).Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read stale data keys: %w", err)
@@ -127,7 +127,7 @@ func (s *SecretValueStore) StaleKeys(ctx context.Context, below int, afterID int
 // CountStale counts rows wrapped by a master key version below below.
 func (s *SecretValueStore) CountStale(ctx context.Context, below int) (int, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&secretValueRow{}).Where("key_version < ?", below).Count(&n).Error; err != nil {
+	if err := conn(ctx, s.db).Model(&secretValueRow{}).Where("key_version < ?", below).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count stale data keys: %w", err)
 	}
 	return int(n), nil
@@ -136,7 +136,7 @@ func (s *SecretValueStore) CountStale(ctx context.Context, below int) (int, erro
 // Rewrap swaps wrapped keys in one transaction, each row only if it still holds the old one.
 func (s *SecretValueStore) Rewrap(ctx context.Context, batch []secretsdb.Rewrapped) (int, error) {
 	changed := 0
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		changed = 0
 		for _, r := range batch {
 			res := tx.Model(&secretValueRow{}).Where("id = ? AND wrapped_key = ?", r.ID, r.Old).

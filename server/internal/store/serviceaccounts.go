@@ -69,7 +69,7 @@ func (r serviceAccountTokenRow) domain() serviceaccount.Token {
 // Create inserts an account.
 func (s *ServiceAccountStore) Create(ctx context.Context, a serviceaccount.Account) error {
 	row := serviceAccountRow{ID: a.ID, Name: a.Name, Description: a.Description, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt.UTC()}
-	err := s.db.WithContext(ctx).Create(&row).Error
+	err := conn(ctx, s.db).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return serviceaccount.ErrNameTaken
 	}
@@ -82,7 +82,7 @@ func (s *ServiceAccountStore) Create(ctx context.Context, a serviceaccount.Accou
 // List returns every account, by name.
 func (s *ServiceAccountStore) List(ctx context.Context) ([]serviceaccount.Account, error) {
 	var rows []serviceAccountRow
-	if err := s.db.WithContext(ctx).Order("name").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Order("name").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list service accounts: %w", err)
 	}
 	out := make([]serviceaccount.Account, len(rows))
@@ -98,7 +98,7 @@ func (s *ServiceAccountStore) Get(ctx context.Context, id string) (serviceaccoun
 		return serviceaccount.Account{}, serviceaccount.ErrNotFound
 	}
 	var row serviceAccountRow
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	err := conn(ctx, s.db).Where("id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return serviceaccount.Account{}, serviceaccount.ErrNotFound
 	}
@@ -113,7 +113,7 @@ func (s *ServiceAccountStore) Delete(ctx context.Context, id string) error {
 	if !validUUID(id) {
 		return serviceaccount.ErrNotFound
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("subject_type = ? AND subject = ?", secrets.PolicyServiceAccount, id).Delete(&secretPolicyRow{}).Error; err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (s *ServiceAccountStore) Delete(ctx context.Context, id string) error {
 func (s *ServiceAccountStore) CreateToken(ctx context.Context, t serviceaccount.Token, hash string) error {
 	row := serviceAccountTokenRow{ID: t.ID, ServiceAccountID: t.AccountID, Name: t.Name, TokenHash: hash,
 		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: utcPtr(t.ExpiresAt)}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := conn(ctx, s.db).Create(&row).Error; err != nil {
 		return fmt.Errorf("create service account token: %w", err)
 	}
 	return nil
@@ -148,7 +148,7 @@ func (s *ServiceAccountStore) CreateToken(ctx context.Context, t serviceaccount.
 // ListTokens returns an account's tokens, oldest first.
 func (s *ServiceAccountStore) ListTokens(ctx context.Context, accountID string) ([]serviceaccount.Token, error) {
 	var rows []serviceAccountTokenRow
-	if err := s.db.WithContext(ctx).Where("service_account_id = ?", accountID).Order("created_at").Order("id").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Where("service_account_id = ?", accountID).Order("created_at").Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list service account tokens: %w", err)
 	}
 	out := make([]serviceaccount.Token, len(rows))
@@ -164,14 +164,14 @@ func (s *ServiceAccountStore) RevokeToken(ctx context.Context, accountID, tokenI
 		return serviceaccount.ErrTokenNotFound
 	}
 	var row serviceAccountTokenRow
-	err := s.db.WithContext(ctx).Where("id = ? AND service_account_id = ?", tokenID, accountID).Take(&row).Error
+	err := conn(ctx, s.db).Where("id = ? AND service_account_id = ?", tokenID, accountID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return serviceaccount.ErrTokenNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("read service account token: %w", err)
 	}
-	err = s.db.WithContext(ctx).Model(&serviceAccountTokenRow{}).Where("id = ? AND revoked_at IS NULL", tokenID).Update("revoked_at", at.UTC()).Error
+	err = conn(ctx, s.db).Model(&serviceAccountTokenRow{}).Where("id = ? AND revoked_at IS NULL", tokenID).Update("revoked_at", at.UTC()).Error
 	if err != nil {
 		return fmt.Errorf("revoke service account token: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *ServiceAccountStore) RevokeToken(ctx context.Context, accountID, tokenI
 // TokenByHash finds a token and its account by the token's hash.
 func (s *ServiceAccountStore) TokenByHash(ctx context.Context, hash string) (serviceaccount.Token, serviceaccount.Account, error) {
 	var tok serviceAccountTokenRow
-	err := s.db.WithContext(ctx).Where("token_hash = ?", hash).Take(&tok).Error
+	err := conn(ctx, s.db).Where("token_hash = ?", hash).Take(&tok).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return serviceaccount.Token{}, serviceaccount.Account{}, serviceaccount.ErrTokenNotFound
 	}
@@ -189,7 +189,7 @@ func (s *ServiceAccountStore) TokenByHash(ctx context.Context, hash string) (ser
 		return serviceaccount.Token{}, serviceaccount.Account{}, fmt.Errorf("read service account token: %w", err)
 	}
 	var acc serviceAccountRow
-	err = s.db.WithContext(ctx).Where("id = ?", tok.ServiceAccountID).Take(&acc).Error
+	err = conn(ctx, s.db).Where("id = ?", tok.ServiceAccountID).Take(&acc).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return serviceaccount.Token{}, serviceaccount.Account{}, serviceaccount.ErrTokenNotFound
 	}
@@ -201,7 +201,7 @@ func (s *ServiceAccountStore) TokenByHash(ctx context.Context, hash string) (ser
 
 // TouchToken records a use, unless one was recorded since staleBefore.
 func (s *ServiceAccountStore) TouchToken(ctx context.Context, tokenID string, at, staleBefore time.Time) error {
-	err := s.db.WithContext(ctx).Model(&serviceAccountTokenRow{}).
+	err := conn(ctx, s.db).Model(&serviceAccountTokenRow{}).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", tokenID, staleBefore.UTC()).
 		Update("last_used_at", at.UTC()).Error
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *ServiceAccountStore) TouchToken(ctx context.Context, tokenID string, at
 
 // Policies returns the policies of the given subjects, or all policies.
 func (s *SecretStore) Policies(ctx context.Context, subjectType string, subjects []string) ([]secrets.Policy, error) {
-	q := s.db.WithContext(ctx).Model(&secretPolicyRow{})
+	q := conn(ctx, s.db).Model(&secretPolicyRow{})
 	if subjectType != "" {
 		q = q.Where("subject_type = ?", subjectType)
 	}
@@ -246,7 +246,7 @@ func (s *SecretStore) CreatePolicy(ctx context.Context, p secrets.Policy) error 
 	}
 	row := secretPolicyRow{ID: p.ID, SubjectType: p.SubjectType, Subject: p.Subject, Pattern: p.Pattern,
 		Actions: strings.Join(acts, ","), CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt.UTC()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := conn(ctx, s.db).Create(&row).Error; err != nil {
 		return fmt.Errorf("create secret policy: %w", err)
 	}
 	return nil
@@ -258,7 +258,7 @@ func (s *SecretStore) DeletePolicy(ctx context.Context, id string) (secrets.Poli
 		return secrets.Policy{}, secrets.ErrPolicyNotFound
 	}
 	var row secretPolicyRow
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", id).Take(&row).Error; err != nil {
 			return err
 		}

@@ -94,9 +94,9 @@ func notFound(err error) error {
 func (s *SessionStore) Create(ctx context.Context, sess session.Session, tokenHash string, first *session.RefreshToken) error {
 	row := toSessionRow(sess, tokenHash)
 	if first == nil {
-		return single(s.db.WithContext(ctx)).Create(&row).Error
+		return single(conn(ctx, s.db)).Create(&row).Error
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (s *SessionStore) Create(ctx context.Context, sess session.Session, tokenHa
 // ByID is the per-request lookup for bearer tokens: one primary-key read.
 func (s *SessionStore) ByID(ctx context.Context, id string) (session.Session, error) {
 	var row sessionRow
-	if err := s.db.WithContext(ctx).Take(&row, "id = ?", id).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "id = ?", id).Error; err != nil {
 		return session.Session{}, notFound(err)
 	}
 	return row.session(), nil
@@ -117,7 +117,7 @@ func (s *SessionStore) ByID(ctx context.Context, id string) (session.Session, er
 // ByTokenHash is the per-request lookup for cookies: one unique-index read.
 func (s *SessionStore) ByTokenHash(ctx context.Context, tokenHash string) (session.Session, error) {
 	var row sessionRow
-	if err := s.db.WithContext(ctx).Take(&row, "token_hash = ?", tokenHash).Error; err != nil {
+	if err := conn(ctx, s.db).Take(&row, "token_hash = ?", tokenHash).Error; err != nil {
 		return session.Session{}, notFound(err)
 	}
 	return row.session(), nil
@@ -125,7 +125,7 @@ func (s *SessionStore) ByTokenHash(ctx context.Context, tokenHash string) (sessi
 
 // Touch records activity on a session that is not revoked.
 func (s *SessionStore) Touch(ctx context.Context, id string, lastSeen, idleExpires time.Time) error {
-	return s.db.WithContext(ctx).Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", id).
+	return conn(ctx, s.db).Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", id).
 		Updates(map[string]any{"last_seen_at": lastSeen.UTC(), "idle_expires_at": idleExpires.UTC()}).Error
 }
 
@@ -142,7 +142,7 @@ func (s *SessionStore) Rotate(ctx context.Context, id string, r session.Rotation
 	if r.AAL != "" {
 		set["aal"] = r.AAL
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", id).Updates(set)
 		if res.Error != nil {
 			return res.Error
@@ -176,7 +176,7 @@ func revokedOrMissing(tx *gorm.DB, id string) error {
 
 // Revoke marks a session revoked; a revoked one keeps its first revocation.
 func (s *SessionStore) Revoke(ctx context.Context, id string, at time.Time, reason string) error {
-	res := s.db.WithContext(ctx).Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", id).
+	res := conn(ctx, s.db).Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", id).
 		Updates(map[string]any{"revoked_at": at.UTC(), "revoke_reason": reason})
 	if res.Error != nil {
 		return res.Error
@@ -184,7 +184,7 @@ func (s *SessionStore) Revoke(ctx context.Context, id string, at time.Time, reas
 	if res.RowsAffected > 0 {
 		return nil
 	}
-	if err := revokedOrMissing(s.db.WithContext(ctx), id); !errors.Is(err, session.ErrRevoked) {
+	if err := revokedOrMissing(conn(ctx, s.db), id); !errors.Is(err, session.ErrRevoked) {
 		return err
 	}
 	return nil
@@ -192,7 +192,7 @@ func (s *SessionStore) Revoke(ctx context.Context, id string, at time.Time, reas
 
 // RevokeAllForUser revokes a user's unrevoked sessions except exceptID.
 func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID string, at time.Time, reason string) (int, error) {
-	q := s.db.WithContext(ctx).Model(&sessionRow{}).Where("user_id = ? AND revoked_at IS NULL", userID)
+	q := conn(ctx, s.db).Model(&sessionRow{}).Where("user_id = ? AND revoked_at IS NULL", userID)
 	if exceptID != "" {
 		// Only with an ID: PostgreSQL refuses '' as a UUID.
 		q = q.Where("id <> ?", exceptID)
@@ -206,7 +206,7 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID st
 
 // ListForUser returns a user's sessions, newest first.
 func (s *SessionStore) ListForUser(ctx context.Context, userID string, includeRevoked bool) ([]session.Session, error) {
-	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
+	q := conn(ctx, s.db).Where("user_id = ?", userID)
 	if !includeRevoked {
 		q = q.Where("revoked_at IS NULL")
 	}
@@ -223,7 +223,7 @@ func (s *SessionStore) ListForUser(ctx context.Context, userID string, includeRe
 
 // RefreshByHash returns a refresh token and its session.
 func (s *SessionStore) RefreshByHash(ctx context.Context, hash string) (session.RefreshToken, session.Session, error) {
-	db := s.db.WithContext(ctx)
+	db := conn(ctx, s.db)
 	var rt refreshTokenRow
 	if err := db.Take(&rt, "token_hash = ?", hash).Error; err != nil {
 		return session.RefreshToken{}, session.Session{}, notFound(err)
@@ -241,7 +241,7 @@ func (s *SessionStore) RefreshByHash(ctx context.Context, hash string) (session.
 // updated first (lock order, see SessionStore); the spend is a conditional update, so of two
 // concurrent calls the second finds used_at set, matches no row and loses.
 func (s *SessionStore) ConsumeRefresh(ctx context.Context, u session.RefreshUse) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", u.Next.SessionID).
 			Updates(map[string]any{"last_seen_at": u.At.UTC(), "idle_expires_at": u.IdleExpiresAt.UTC()})
 		if res.Error != nil {
@@ -272,8 +272,8 @@ func (s *SessionStore) ConsumeRefresh(ctx context.Context, u session.RefreshUse)
 
 // single is for a write that is one statement: GORM otherwise wraps every Create and Update in
 // BEGIN ... COMMIT of its own, two more statements (on PostgreSQL two more round trips) for
-// nothing, since one statement is atomic by itself. The login path writes three rows this way.
-// On SQLite the autocommit statement takes the write lock when it starts (as _txlock=immediate
+// nothing, since one statement is atomic by itself. Inside InTx it is part of the caller's
+// transaction like any other statement. On SQLite the autocommit statement takes the write lock when it starts (as _txlock=immediate
 // does for transactions), so it queues on busy_timeout like any other writer.
 func single(db *gorm.DB) *gorm.DB {
 	return db.Session(&gorm.Session{SkipDefaultTransaction: true})

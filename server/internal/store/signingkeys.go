@@ -32,7 +32,7 @@ func (db *DB) SigningKeys() *SigningKeyStore { return &SigningKeyStore{db: db.go
 // Keys returns every signing key, retired or not, oldest first.
 func (s *SigningKeyStore) Keys(ctx context.Context) ([]token.StoredKey, error) {
 	var rows []signingKeyRow
-	if err := s.db.WithContext(ctx).Order("created_at, kid").Find(&rows).Error; err != nil {
+	if err := conn(ctx, s.db).Order("created_at, kid").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	out := make([]token.StoredKey, 0, len(rows))
@@ -60,7 +60,7 @@ func (s *SigningKeyStore) Add(ctx context.Context, k token.StoredKey) error {
 		at := k.RetiredAt.UTC()
 		row.RetiredAt = &at
 	}
-	err := s.db.WithContext(ctx).Create(&row).Error
+	err := conn(ctx, s.db).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return token.ErrKeyExists
 	}
@@ -73,7 +73,7 @@ func (s *SigningKeyStore) Add(ctx context.Context, k token.StoredKey) error {
 // Retire marks a key retired at the given time unless it is retired already (the first time
 // stays); token.ErrKeyNotFound when no key has the kid.
 func (s *SigningKeyStore) Retire(ctx context.Context, kid string, at time.Time) error {
-	db := s.db.WithContext(ctx)
+	db := conn(ctx, s.db)
 	// One conditional UPDATE, so two replicas retiring at once cannot both set the time.
 	res := db.Model(&signingKeyRow{}).
 		Where("kid = ? AND retired_at IS NULL", kid).

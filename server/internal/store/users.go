@@ -64,7 +64,7 @@ func (r userRow) user(roles []string) users.User {
 
 // Create inserts an account with its roles.
 func (s *UserStore) Create(ctx context.Context, u users.User) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		row := toUserRow(u)
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -115,7 +115,7 @@ type userWithRole struct {
 // read sits on every cookie-authenticated request, so it is kept to a single query.
 func (s *UserStore) getWhere(ctx context.Context, where string, arg any) (users.User, error) {
 	var rows []userWithRole
-	err := s.db.WithContext(ctx).Table("users").
+	err := conn(ctx, s.db).Table("users").
 		Select("users.*, user_roles.role AS role").
 		Joins("LEFT JOIN user_roles ON user_roles.user_id = users.id").
 		Where("users."+where, arg).Order("user_roles.role").
@@ -149,7 +149,7 @@ func (s *UserStore) roles(db *gorm.DB, ids []string) (map[string][]string, error
 
 // Update saves profile, status, hash, verification and roles.
 func (s *UserStore) Update(ctx context.Context, u users.User) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
 		row := toUserRow(u)
 		res := tx.Model(&userRow{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"email": row.Email, "display_name": row.DisplayName, "password_hash": row.PasswordHash,
@@ -179,9 +179,9 @@ func (s *UserStore) Update(ctx context.Context, u users.User) error {
 
 // SetLastLogin records a successful login.
 func (s *UserStore) SetLastLogin(ctx context.Context, id string, at time.Time) error {
-	// One UPDATE is atomic on its own: without GORM's default BEGIN/COMMIT around it, a login
-	// costs two statements (PostgreSQL: two round trips) less. updated_at is still set.
-	if err := single(s.db.WithContext(ctx)).Model(&userRow{}).Where("id = ?", id).Update("last_login_at", at.UTC()).Error; err != nil {
+	// One UPDATE is atomic on its own: no BEGIN/COMMIT of GORM's around it (a login runs it
+	// inside its own transaction, InTx). updated_at is still set.
+	if err := single(conn(ctx, s.db)).Model(&userRow{}).Where("id = ?", id).Update("last_login_at", at.UTC()).Error; err != nil {
 		return fmt.Errorf("set last login: %w", err)
 	}
 	return nil
@@ -189,7 +189,7 @@ func (s *UserStore) SetLastLogin(ctx context.Context, id string, at time.Time) e
 
 // List searches accounts with stable pagination (email order, then ID) and the total count.
 func (s *UserStore) List(ctx context.Context, q users.Query) ([]users.User, int, error) {
-	db := s.db.WithContext(ctx)
+	db := conn(ctx, s.db)
 	base := db.Model(&userRow{})
 	if q.Text != "" {
 		like := "%" + escapeLike(strings.ToLower(q.Text)) + "%"
@@ -230,7 +230,7 @@ func (s *UserStore) List(ctx context.Context, q users.Query) ([]users.User, int,
 // CountWithRole counts accounts holding role.
 func (s *UserStore) CountWithRole(ctx context.Context, role string) (int, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&userRoleRow{}).Where("role = ?", role).Count(&n).Error; err != nil {
+	if err := conn(ctx, s.db).Model(&userRoleRow{}).Where("role = ?", role).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count %s users: %w", role, err)
 	}
 	return int(n), nil
