@@ -36,6 +36,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"gatehouse/server/internal/txhook"
 )
 
 // Defaults for Options.
@@ -255,9 +257,14 @@ func (c *Cache) dropLocal(group string) {
 }
 
 // Invalidate drops the group's entries here and, with Redis, on every replica. Call it after
-// the write has committed (or may have: after any error but "not found"), and report the write
-// done only if it returns nil.
+// the write (or after a failed one that may have happened: any error but "not found"), and
+// report the write done only if it returns nil. Inside a longer transaction (store.DB.InTx)
+// it waits for the commit, so that no reader refills the cache from the old row in between.
 func (c *Cache) Invalidate(ctx context.Context, group string) error {
+	return txhook.Defer(ctx, func(ctx context.Context) error { return c.invalidateNow(ctx, group) })
+}
+
+func (c *Cache) invalidateNow(ctx context.Context, group string) error {
 	c.dropLocal(group)
 	if c.rdb == nil {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse/server/internal/clocktest"
+	"gatehouse/server/internal/txhook"
 )
 
 // counter is a "database row" whose loads are counted.
@@ -193,5 +194,40 @@ func TestReplicasShareGenerations(t *testing.T) {
 	}
 	if err := a.Invalidate(ctx, "service_account:1"); err == nil {
 		t.Fatal("Invalidate succeeded with Redis down")
+	}
+}
+
+// Inside a transaction (txhook.Begin, as store.DB.InTx does) an invalidation waits for the
+// commit: until then the cached entry is still served, so a reader cannot refill the cache
+// from the old row before the new one is visible. A rolled-back transaction never runs it.
+func TestInvalidationWaitsForTheCommit(t *testing.T) {
+	c := New(Options{})
+	var row counter
+	row.value.Store(1)
+	fetch(t, c, "g", "k", &row)
+
+	txCtx, commit := txhook.Begin(context.Background())
+	row.value.Store(2) // the write, not yet visible to other readers
+	if err := c.Invalidate(txCtx, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetch(t, c, "g", "k", &row); got != 1 || row.loads.Load() != 1 {
+		t.Fatalf("before the commit: %d after %d loads; want the cached 1 and no new load", got, row.loads.Load())
+	}
+	if err := commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetch(t, c, "g", "k", &row); got != 2 {
+		t.Fatalf("after the commit: %d, want 2", got)
+	}
+
+	rolledBack, _ := txhook.Begin(context.Background())
+	if err := c.Invalidate(rolledBack, "g"); err != nil {
+		t.Fatal(err)
+	}
+	loads := row.loads.Load()
+	fetch(t, c, "g", "k", &row)
+	if row.loads.Load() != loads {
+		t.Fatal("an invalidation of a rolled-back transaction ran")
 	}
 }

@@ -59,31 +59,13 @@ type FactorIndex interface {
 // sign-in, recovery codes alone do not make an account enrolled.
 func (s *Service) MFASummaries(ctx context.Context, list []users.User) (map[string]api.MFASummary, error) {
 	out := make(map[string]api.MFASummary, len(list))
-	var found map[string][]string
-	switch {
-	case !s.mfa.on() || len(list) == 0:
-	case s.mfa.Index != nil:
-		ids := make([]string, len(list))
-		for i, u := range list {
-			ids[i] = u.ID
-		}
-		var err error
-		if found, err = s.mfa.Index.EnrolledFactors(ctx, ids); err != nil {
-			return nil, fmt.Errorf("mfa summaries: %w", err)
-		}
-	default:
-		found = map[string][]string{}
-		for _, u := range list {
-			for _, name := range s.mfa.Order {
-				ok, err := s.mfa.Factors[name].Enrolled(ctx, u.ID)
-				if err != nil {
-					return nil, fmt.Errorf("mfa summaries: %s status: %w", name, err)
-				}
-				if ok {
-					found[u.ID] = append(found[u.ID], name)
-				}
-			}
-		}
+	ids := make([]string, len(list))
+	for i, u := range list {
+		ids[i] = u.ID
+	}
+	found, err := s.confirmedFactors(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("mfa summaries: %w", err)
 	}
 	for _, u := range list {
 		sum := api.MFASummary{Factors: []string{}, Required: s.requiresMFA(u.Roles)}

@@ -119,27 +119,60 @@ type MFA struct {
 	// RequiredRoles must use a factor once Grace after account creation has passed.
 	RequiredRoles []string
 	Grace         time.Duration
-	// Index answers listings' per-account MFA in one look-up (nil: one status per account).
+	// Index answers which factors accounts have in one query, for sign-in and listings (nil:
+	// one look-up per factor).
 	Index FactorIndex
 }
 
 // on reports whether any factor is offered.
 func (m *MFA) on() bool { return m != nil && len(m.Factors) > 0 }
 
-// enrolledFactors lists the user's usable factors in wire order.
-func (s *Service) enrolledFactors(ctx context.Context, userID string) ([]string, error) {
-	if !s.mfa.on() {
-		return nil, nil
+// confirmedFactors returns the confirmed factors of each of userIDs (absent: none), recovery
+// codes included, in no particular order. With an index wired it is one query, which matters
+// because sign-in asks on every login; without, one look-up per account and factor.
+func (s *Service) confirmedFactors(ctx context.Context, userIDs []string) (map[string][]string, error) {
+	if !s.mfa.on() || len(userIDs) == 0 {
+		return map[string][]string{}, nil
+	}
+	if s.mfa.Index != nil {
+		return s.mfa.Index.EnrolledFactors(ctx, userIDs)
+	}
+	found := map[string][]string{}
+	for _, id := range userIDs {
+		for _, name := range s.mfa.Order {
+			ok, err := s.mfa.Factors[name].Enrolled(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("%s status: %w", name, err)
+			}
+			if ok {
+				found[id] = append(found[id], name)
+			}
+		}
+	}
+	return found, nil
+}
+
+// factorsOf lists the factors the user has confirmed, recovery codes included, in wire order;
+// only factors this server offers count.
+func (s *Service) factorsOf(ctx context.Context, userID string) ([]string, error) {
+	found, err := s.confirmedFactors(ctx, []string{userID})
+	if err != nil {
+		return nil, err
 	}
 	var out []string
-	for _, name := range s.mfa.Order {
-		ok, err := s.mfa.Factors[name].Enrolled(ctx, userID)
-		if err != nil {
-			return nil, fmt.Errorf("%s status: %w", name, err)
-		}
-		if ok {
+	for _, name := range orderOf(s.mfa) {
+		if slices.Contains(found[userID], name) {
 			out = append(out, name)
 		}
+	}
+	return out, nil
+}
+
+// enrolledFactors lists the user's usable factors in wire order.
+func (s *Service) enrolledFactors(ctx context.Context, userID string) ([]string, error) {
+	out, err := s.factorsOf(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
 	// Recovery codes alone are a fallback, not a second factor to sign in with every day:
 	// without another factor they do not make a login ask for one.
@@ -152,19 +185,8 @@ func (s *Service) enrolledFactors(ctx context.Context, userID string) ([]string,
 // hasFactor reports whether the user has any factor (recovery codes count here: removing
 // them or adding to them must be protected like any factor change).
 func (s *Service) hasFactor(ctx context.Context, userID string) (bool, error) {
-	if !s.mfa.on() {
-		return false, nil
-	}
-	for _, name := range s.mfa.Order {
-		ok, err := s.mfa.Factors[name].Enrolled(ctx, userID)
-		if err != nil {
-			return false, fmt.Errorf("%s status: %w", name, err)
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	return false, nil
+	out, err := s.factorsOf(ctx, userID)
+	return len(out) > 0, err
 }
 
 // needsSecondFactor decides, after a correct password, whether the login must wait for a
