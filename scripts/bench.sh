@@ -291,6 +291,9 @@ bench_logins() {
 		add_round_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" "${tokens[*]}" "${hashes[*]}" 85
 		peaks+=("c=$n $(mib "$(memory_kib VmHWM)")")
 	done
+	if ((${#peaks[@]} == 0)); then
+		return 0 # BENCH_LOGIN_CLIENTS is empty: no login runs, no memory to report
+	fi
 	local note joined
 	joined=$(printf '%s, ' "${peaks[@]}")
 	note="$name server peak RSS (VmHWM) after the login runs: $(mib "$(memory_kib VmHWM)")"
@@ -320,7 +323,7 @@ add_round_ratio() {
 		END {
 			if (n == 0) { printf "%s\tn/a\t\t\n", label; exit }
 			m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-			value = sprintf("%.0f%%", m)
+			value = sprintf("%.1f%%", m)
 			if (n > 1) { value = sprintf("%s (%d rounds %.0f-%.0f%%)", value, n, v[1], v[n]) }
 			printf "%s\t%s\t>= %s%%\t%s\n", label, value, goal, (m >= goal ? "ok" : "BELOW GOAL")
 		}')")
