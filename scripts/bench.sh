@@ -28,8 +28,10 @@
 #   BENCH_WARMUP           unmeasured warm-up before each run (default 1s)
 #   BENCH_MAX_ERROR_RATE   fail if a run's errors exceed this fraction, e.g. 0.01 (default 1: never)
 #   BENCH_SESSION_CACHE    the server's auth.session_cache, auto or off (default auto)
-#   BENCH_REDIS_URL        redis://... for the PostgreSQL server (default none). PostgreSQL
-#                          caches sessions only with Redis (docs/configuration.md).
+#   BENCH_REDIS_URL, or GATEHOUSE_TEST_REDIS_URL
+#                          redis://... for the PostgreSQL server (default none; set and empty:
+#                          none). PostgreSQL caches sessions only with Redis
+#                          (docs/configuration.md), so without it /me is measured uncached.
 #   BENCH_POSTGRES_URL, or GATEHOUSE_TEST_POSTGRES_URL
 #                          postgres://USER@HOST:PORT/DB?sslmode=disable: a database psql can
 #                          connect to as a user allowed to CREATE DATABASE. Unset: SQLite only.
@@ -55,7 +57,7 @@ warmup=${BENCH_WARMUP:-1s}
 max_error_rate=${BENCH_MAX_ERROR_RATE:-1}
 pg_url=${BENCH_POSTGRES_URL:-${GATEHOUSE_TEST_POSTGRES_URL:-}}
 session_cache=${BENCH_SESSION_CACHE:-auto}
-redis_url=${BENCH_REDIS_URL:-}
+redis_url=${BENCH_REDIS_URL-${GATEHOUSE_TEST_REDIS_URL:-}} # set but empty: no Redis
 pg_db=gatehouse_bench_$$
 
 # The bootstrap account every login and /me run uses. The password is long enough, not in the
