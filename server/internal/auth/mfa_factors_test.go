@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"gatehouse/server/internal/users"
 	"gatehouse/shared/api"
 )
 
@@ -45,10 +46,10 @@ func (x *fakeIndex) EnrolledFactors(_ context.Context, ids []string) (map[string
 // per-factor look-up.
 func TestConfirmedFactorsIndexMatchesPerFactorLookups(t *testing.T) {
 	const (
-		both     = "both"     // TOTP and recovery codes
-		codes    = "codes"    // recovery codes only
-		nothing  = "nothing"  // no factor
-		emailOnl = "emailonl" // a factor this server does not offer
+		both      = "both"      // TOTP and recovery codes
+		codes     = "codes"     // recovery codes only
+		nothing   = "nothing"   // no factor
+		unoffered = "unoffered" // only a factor this server does not offer
 	)
 	lookups := 0
 	factors := map[string]Factor{
@@ -58,9 +59,9 @@ func TestConfirmedFactorsIndexMatchesPerFactorLookups(t *testing.T) {
 	order := []string{api.FactorTOTP, api.FactorRecoveryCode}
 	// The index lists what the database holds, offered or not, in any order.
 	index := &fakeIndex{found: map[string][]string{
-		both:     {api.FactorRecoveryCode, api.FactorTOTP},
-		codes:    {api.FactorRecoveryCode},
-		emailOnl: {api.FactorEmail},
+		both:      {api.FactorRecoveryCode, api.FactorTOTP},
+		codes:     {api.FactorRecoveryCode},
+		unoffered: {api.FactorEmail},
 	}}
 	perFactor := &Service{mfa: &MFA{Factors: factors, Order: order}}
 	indexed := &Service{mfa: &MFA{Factors: factors, Order: order, Index: index}}
@@ -69,10 +70,10 @@ func TestConfirmedFactorsIndexMatchesPerFactorLookups(t *testing.T) {
 		enrolled []string
 		has      bool
 	}{
-		both:     {[]string{api.FactorTOTP, api.FactorRecoveryCode}, true},
-		codes:    {nil, true}, // recovery codes alone never make a login ask for a factor
-		nothing:  {nil, false},
-		emailOnl: {nil, false},
+		both:      {[]string{api.FactorTOTP, api.FactorRecoveryCode}, true},
+		codes:     {nil, true}, // recovery codes alone never make a login ask for a factor
+		nothing:   {nil, false},
+		unoffered: {nil, false},
 	}
 	ctx := context.Background()
 	for _, svc := range []*Service{perFactor, indexed} {
@@ -96,9 +97,27 @@ func TestConfirmedFactorsIndexMatchesPerFactorLookups(t *testing.T) {
 		}
 	}
 
+	// A listing asks the index once for the whole page, and nothing for an empty one.
+	index.queries = 0
 	sums, err := indexed.MFASummaries(ctx, nil)
-	if err != nil || len(sums) != 0 || index.queries != 2 {
+	if err != nil || len(sums) != 0 || index.queries != 0 {
 		t.Errorf("an empty page: %v, %v after %d queries", sums, err, index.queries)
+	}
+	page := []users.User{{ID: both}, {ID: codes}, {ID: nothing}, {ID: unoffered}}
+	sums, err = indexed.MFASummaries(ctx, page)
+	if err != nil || index.queries != 1 || lookups != 0 {
+		t.Fatalf("a page of %d: %v after %d queries and %d per-factor look-ups; want 1 and 0", len(page), err, index.queries, lookups)
+	}
+	if s := sums[both]; !s.Enrolled || !slices.Equal(s.Factors, []string{api.FactorTOTP, api.FactorRecoveryCode}) {
+		t.Errorf("both: %+v", s)
+	}
+	if s := sums[codes]; s.Enrolled || !slices.Equal(s.Factors, []string{api.FactorRecoveryCode}) {
+		t.Errorf("recovery codes alone: %+v", s)
+	}
+	for _, id := range []string{nothing, unoffered} {
+		if s := sums[id]; s.Enrolled || len(s.Factors) != 0 {
+			t.Errorf("%s: %+v", id, s)
+		}
 	}
 }
 
