@@ -93,16 +93,24 @@ func notFound(err error) error {
 // Create stores a session and, for a token session, its first refresh token.
 func (s *SessionStore) Create(ctx context.Context, sess session.Session, tokenHash string, first *session.RefreshToken) error {
 	row := toSessionRow(sess, tokenHash)
+	db := conn(ctx, s.db)
 	if first == nil {
-		return single(conn(ctx, s.db)).Create(&row).Error
+		return single(db).Create(&row).Error
 	}
-	return conn(ctx, s.db).Transaction(func(tx *gorm.DB) error {
+	insert := func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
 		rt := toRefreshRow(*first)
 		return tx.Create(&rt).Error
-	})
+	}
+	// Inside InTx (a password grant) the caller's transaction already makes the two inserts
+	// atomic: every caller returns this error, which rolls it back. A savepoint would add a
+	// statement to every token login and protect nothing.
+	if inTx(ctx) {
+		return insert(single(db))
+	}
+	return db.Transaction(insert)
 }
 
 // ByID is the per-request lookup for bearer tokens: one primary-key read.

@@ -271,3 +271,53 @@ func benchDB(b *testing.B, dialect string) *store.DB {
 	}
 	return db
 }
+
+// A token session and its first refresh token are stored together or not at all: outside a
+// transaction the store takes one of its own, inside InTx the caller's rollback takes both back.
+func TestCreateTokenSessionIsAtomic(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, dialect string) {
+		db := migrated(t, dialect)
+		st := db.Sessions()
+		uid := insertUser(t, db)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		sess := func() session.Session {
+			return session.Session{ID: uuid.NewString(), UserID: uid, Kind: session.KindToken, AAL: session.AAL1, CSRFToken: "csrf",
+				CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour)}
+		}
+		taken := sess()
+		first := &session.RefreshToken{Hash: strings.Repeat("a", 64), SessionID: taken.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := st.Create(context.Background(), taken, strings.Repeat("1", 64), first); err != nil {
+			t.Fatal(err)
+		}
+		count := func(id string) int64 {
+			t.Helper()
+			var n int64
+			if err := store.GormForTest(db).Raw("SELECT COUNT(*) FROM sessions WHERE id = ?", id).Scan(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// The second session's refresh token reuses the first one's hash, so its insert fails
+		// after the session row's.
+		alone := sess()
+		dup := *first
+		dup.SessionID = alone.ID
+		if err := st.Create(context.Background(), alone, strings.Repeat("2", 64), &dup); err == nil {
+			t.Fatal("stored a refresh token whose hash is taken")
+		}
+		if n := count(alone.ID); n != 0 {
+			t.Fatalf("outside a transaction: %d session rows left by a failed create, want 0", n)
+		}
+		joined := sess()
+		dup.SessionID = joined.ID
+		err := db.InTx(context.Background(), func(ctx context.Context) error {
+			return st.Create(ctx, joined, strings.Repeat("3", 64), &dup)
+		})
+		if err == nil {
+			t.Fatal("inside InTx: stored a refresh token whose hash is taken")
+		}
+		if n := count(joined.ID); n != 0 {
+			t.Fatalf("inside InTx: %d session rows left by a failed create, want 0", n)
+		}
+	})
+}

@@ -20,7 +20,7 @@ type txKey struct{}
 // fn must reach the database only through the stores and the context it is given: on SQLite a
 // write on another connection would wait for this transaction's lock until busy_timeout.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if inTx(ctx) {
 		return fn(ctx)
 	}
 	hctx, run := txhook.Begin(ctx)
@@ -34,6 +34,12 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) erro
 		return fmt.Errorf("after commit: %w", err)
 	}
 	return nil
+}
+
+// inTx reports whether ctx carries an InTx transaction.
+func inTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
 }
 
 // conn is the handle a store method uses: the transaction ctx carries (InTx), else db; either

@@ -17,7 +17,7 @@ import (
 )
 
 // loginWrites is what a successful password grant writes: the last-login time, a token session
-// with its first refresh token (a transaction of its own, so a savepoint inside InTx) and the
+// with its first refresh token (inside InTx, the caller's transaction is theirs) and the
 // event. It returns the new session's ID.
 func loginWrites(t *testing.T, ctx context.Context, db *store.DB, uid string, at time.Time) string {
 	t.Helper()
