@@ -271,6 +271,84 @@ func TestGracefulShutdownDrainsInFlightRequests(t *testing.T) {
 	}
 }
 
+// With a shutdown delay, a stopping server first says it is not ready and goes on serving, new
+// connections included, with keep-alives off; only after the delay does it close the listener.
+func TestShutdownDelayServesBeforeClosing(t *testing.T) {
+	cfg := testenv.Config(t, testenv.SQLite)
+	const delay = 3 * time.Second
+	cfg.HTTP.ShutdownDelay = delay
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, cfg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	if code, _ := status(t, base+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before the stop: %d", code)
+	}
+	if _, closes := status(t, base+"/livez"); closes {
+		t.Fatal("keep-alives are off before the stop")
+	}
+
+	stopped := time.Now()
+	cancel() // SIGTERM
+	// /readyz turns 503 at once, and the server still answers on new connections meanwhile.
+	deadline := time.Now().Add(delay)
+	for {
+		code, _ := status(t, base+"/readyz")
+		if code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after the stop", code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, closes := status(t, base+"/livez")
+	if code != http.StatusOK || !closes {
+		t.Fatalf("/livez during the delay: %d, connection closed after it %v; want 200 on a closing connection", code, closes)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if waited := time.Since(stopped); waited < delay {
+		t.Fatalf("the listener closed %s after the stop, before the %s delay", waited, delay)
+	}
+	var d net.Dialer
+	if c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String()); err == nil {
+		_ = c.Close()
+		t.Fatal("new connections must be refused after shutdown")
+	}
+}
+
+// status GETs url on a new connection, offering to keep it alive, and returns the status and
+// whether the server closes the connection after the response (keep-alives off).
+func status(t *testing.T, url string) (int, bool) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Close
+}
+
 func get(t *testing.T, url string) string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Serve answers HTTP on ln until ctx is cancelled, then stops accepting, lets in-flight
-// requests finish within the shutdown timeout, and returns.
+// Serve answers HTTP on ln until ctx is cancelled; then, after the shutdown delay (not ready,
+// still serving), it stops accepting, lets in-flight requests finish within the shutdown
+// timeout, and returns.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	h := a.Config.HTTP
 	srv := &http.Server{
@@ -45,6 +46,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if h.ShutdownDelay > 0 {
+		// Closing the listener at once would reset the connections the kernel has already
+		// accepted for it, which a load balancer that has not yet noticed the stop goes on
+		// opening. So first /readyz answers 503 and responses close their connections, while
+		// whatever still arrives is served.
+		a.Logger.Info("shutting down: serving while load balancers stop sending", "delay", h.ShutdownDelay.String())
+		if a.HTTP != nil {
+			a.HTTP.BeginShutdown()
+		}
+		srv.SetKeepAlivesEnabled(false)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-time.After(h.ShutdownDelay):
+		}
 	}
 	a.Logger.Info("shutting down: draining in-flight requests", "timeout", h.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)

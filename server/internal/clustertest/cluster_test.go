@@ -511,8 +511,8 @@ func rollingRestart(t *testing.T, c *cluster, p *proxy, admin *client.Client) st
 	}
 	l.finish()
 	requests, writes, logins, loadFailures := l.counts()
-	if n := len(p.failuresSince(failedBefore)); n != 0 || loadFailures != 0 {
-		t.Fatalf("rolling restart: %d proxy failures, %d client failures: %+v", n, loadFailures, l.failureList())
+	if pf := p.failuresSince(failedBefore); len(pf) != 0 || loadFailures != 0 {
+		t.Fatalf("rolling restart: %d proxy failures %+v, %d client failures: %+v", len(pf), pf, loadFailures, l.failureList())
 	}
 	l.verify(t, admin)
 	return fmt.Sprintf("rolling restart under load (%d clients): %d requests (%d committed writes, %d sign-ins), 0 failed; in flight on each replica at its SIGTERM %v; %s",

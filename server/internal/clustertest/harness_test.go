@@ -137,6 +137,10 @@ func newCluster(t *testing.T, bin string, n int, extra map[string]string) *clust
 		"GATEHOUSE_MFA_RATE_PER_IP":       "60000",
 		"GATEHOUSE_HTTP_SHUTDOWN_TIMEOUT": "20s",
 		"GATEHOUSE_HTTP_TRUSTED_PROXIES":  "127.0.0.1",
+		// The rolling restart takes a replica out of rotation and stops it at the same moment,
+		// as a platform without a preStop wait does: the delay serves the connections the
+		// proxy opened just before.
+		"GATEHOUSE_HTTP_SHUTDOWN_DELAY": "500ms",
 		// PostgreSQL's 100 connections are shared with every other test on the machine.
 		"GATEHOUSE_DB_MAX_OPEN_CONNS":      "8",
 		"GATEHOUSE_JOBS_LOCK_CHECK":        "200ms",

@@ -215,7 +215,8 @@ type HTTP struct {
 	ReadTimeout       time.Duration `env:"GATEHOUSE_HTTP_READ_TIMEOUT" yaml:"read_timeout" doc:"Time allowed to read a whole request, body included."`
 	WriteTimeout      time.Duration `env:"GATEHOUSE_HTTP_WRITE_TIMEOUT" yaml:"write_timeout" doc:"Time allowed to write a response (streaming routes extend their own deadline)."`
 	IdleTimeout       time.Duration `env:"GATEHOUSE_HTTP_IDLE_TIMEOUT" yaml:"idle_timeout" doc:"How long an idle keep-alive connection is kept."`
-	ShutdownTimeout   time.Duration `env:"GATEHOUSE_HTTP_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" doc:"On SIGINT/SIGTERM, how long in-flight requests may take to finish."`
+	ShutdownDelay     time.Duration `env:"GATEHOUSE_HTTP_SHUTDOWN_DELAY" yaml:"shutdown_delay" doc:"On SIGINT/SIGTERM, how long to go on serving before the listener closes, with /readyz answering 503 and keep-alives off, so a load balancer stops sending first (0 to 5m). 0: close at once, for when the platform waits instead (a Kubernetes preStop sleep). A second signal ends the process at once."`
+	ShutdownTimeout   time.Duration `env:"GATEHOUSE_HTTP_SHUTDOWN_TIMEOUT" yaml:"shutdown_timeout" doc:"On SIGINT/SIGTERM, how long in-flight requests may take to finish (after shutdown_delay)."`
 	MaxBodyBytes      int64         `env:"GATEHOUSE_HTTP_MAX_BODY_BYTES" yaml:"max_body_bytes" doc:"Largest request body accepted; larger bodies get 413 payload_too_large."`
 	TrustedProxies    []string      `env:"GATEHOUSE_HTTP_TRUSTED_PROXIES" yaml:"trusted_proxies" doc:"Comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-For is believed. Empty: the peer address is the client IP."`
 	TLSCertFile       string        `env:"GATEHOUSE_TLS_CERT_FILE" yaml:"tls_cert_file" doc:"PEM certificate; with tls_key_file the server speaks HTTPS and sends HSTS."`

@@ -219,3 +219,19 @@ func TestConfigurationDocIsCurrent(t *testing.T) {
 		t.Fatal("docs/configuration.md is out of date: run `go run ./server/cmd/gatehouse config docs > docs/configuration.md`")
 	}
 }
+
+func TestShutdownDelayBounds(t *testing.T) {
+	cfg, err := load(t, "")
+	if err != nil || cfg.HTTP.ShutdownDelay != 0 {
+		t.Fatalf("default shutdown delay %s (%v), want 0: the listener closes at once unless asked", cfg.HTTP.ShutdownDelay, err)
+	}
+	if cfg, err := load(t, "", "GATEHOUSE_HTTP_SHUTDOWN_DELAY=5s"); err != nil || cfg.HTTP.ShutdownDelay != 5*time.Second {
+		t.Fatalf("5s: %s, %v", cfg.HTTP.ShutdownDelay, err)
+	}
+	for _, v := range []string{"-1s", "5m1s"} {
+		_, err := load(t, "", "GATEHOUSE_HTTP_SHUTDOWN_DELAY="+v)
+		if got := strings.Join(problems(t, err), "\n"); !strings.Contains(got, "http.shutdown_delay") {
+			t.Errorf("%s: problems do not name http.shutdown_delay:\n%s", v, got)
+		}
+	}
+}

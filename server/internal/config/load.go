@@ -93,6 +93,11 @@ var wellKnownPasswords = []string{"admin", "administrator", "password", "changem
 // MinMasterKeyLength is the shortest master passphrase accepted in production.
 const MinMasterKeyLength = 16
 
+// maxShutdownDelay bounds http.shutdown_delay: a load balancer notices a stopping replica in
+// seconds, and a platform's grace period (Kubernetes: 30 s by default) must cover the delay
+// and the drain after it.
+const maxShutdownDelay = 5 * time.Minute
+
 // Validate checks the configuration and returns every problem at once.
 func (c *Config) Validate() error {
 	var p []string
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			add("%s: must be positive", name)
 		}
+	}
+	if c.HTTP.ShutdownDelay < 0 || c.HTTP.ShutdownDelay > maxShutdownDelay {
+		add("http.shutdown_delay: %s is not between 0 and %s", c.HTTP.ShutdownDelay, maxShutdownDelay)
 	}
 	if c.OAuth.PublicURL != "" {
 		if u, err := url.Parse(c.OAuth.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.User != nil {

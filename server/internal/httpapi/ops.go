@@ -49,8 +49,17 @@ func (s *Server) livez(c *gin.Context) {
 
 // readyz runs every check concurrently, each under its own timeout, and answers 200 with the
 // results, or 503 with the error envelope naming the failing components; details.checks holds
-// every component's result (the shape shared/client's Readyz reads back).
+// every component's result (the shape shared/client's Readyz reads back). Once shutdown has
+// begun it answers 503 without running the checks.
 func (s *Server) readyz(c *gin.Context) {
+	select {
+	case <-s.stopping:
+		// Shutting down: load balancers take the replica out of rotation now, while it still
+		// serves what they sent before noticing (http.shutdown_delay).
+		writeAPIError(c, &api.Error{Code: api.CodeUnavailable, Message: "not ready: shutting down"})
+		return
+	default:
+	}
 	ctx := c.Request.Context()
 	results := make([]api.HealthCheck, len(s.checks))
 	var wg sync.WaitGroup

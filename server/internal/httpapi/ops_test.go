@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +134,27 @@ func TestReadyzClientRoundTrip(t *testing.T) {
 	}
 	if h == nil || h.Status != api.StatusFail || h.Checks["database"].Status != api.StatusFail || h.Checks["redis"].Status != api.StatusOK {
 		t.Fatalf("health %+v", h)
+	}
+}
+
+// Once shutdown has begun, /readyz answers 503 without running the checks, so load balancers
+// take the replica out while it still serves; /livez stays 200.
+func TestReadyzAfterShutdownBegins(t *testing.T) {
+	var ran atomic.Int64
+	counted := func(context.Context) error { ran.Add(1); return nil }
+	s, _ := newTestServer(t, Options{ReadinessChecks: []HealthCheck{{"database", counted}}})
+	if rec := do(s.Handler(), http.MethodGet, "/readyz", nil, nil); rec.Code != http.StatusOK || ran.Load() != 1 {
+		t.Fatalf("before: status %d, checks run %d", rec.Code, ran.Load())
+	}
+	s.BeginShutdown()
+	rec := do(s.Handler(), http.MethodGet, "/readyz", nil, nil)
+	if e := decodeEnvelope(t, rec); rec.Code != http.StatusServiceUnavailable || e.Code != api.CodeUnavailable || e.Message != "not ready: shutting down" {
+		t.Fatalf("after: status %d, %+v", rec.Code, e)
+	}
+	if ran.Load() != 1 {
+		t.Fatalf("checks ran %d times; a stopping server must not run them", ran.Load())
+	}
+	if rec := do(s.Handler(), http.MethodGet, "/livez", nil, nil); rec.Code != http.StatusOK {
+		t.Fatalf("/livez while stopping: %d", rec.Code)
 	}
 }

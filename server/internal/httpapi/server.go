@@ -247,7 +247,8 @@ func New(opts Options) (*Server, error) {
 }
 
 // BeginShutdown ends long-lived responses (event streams), which graceful shutdown would
-// otherwise wait on until its timeout. net/http's RegisterOnShutdown calls it.
+// otherwise wait on until its timeout, and makes /readyz answer 503. net/http's
+// RegisterOnShutdown calls it; app.Serve calls it earlier when a shutdown delay is set.
 func (s *Server) BeginShutdown() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
