@@ -49,9 +49,17 @@ func validateErrorKinds(kinds []ErrorKind) []error {
 //     internal detail ever reaches the client.
 //
 // Errors answered with a 5xx are logged at error level; the rest are the client's business
-// and appear only in the access log's status.
+// and appear only in the access log's status. An error caused by the client hanging up
+// (context.Canceled with the request's context done) is recorded as 499, not as a failure.
 func WriteError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client hung up and the work stopped with it: nobody reads this answer, and it is
+		// not the server's failure, so it must not count as a 5xx or log as one.
+		Logger(ctx).LogAttrs(ctx, slog.LevelDebug, "request abandoned by the client", slog.String("error", err.Error()))
+		c.AbortWithStatus(StatusClientClosedRequest)
+		return
+	}
 	e := resolveError(ctx, err)
 	var ra retryAfterer
 	if errors.As(err, &ra) {
@@ -70,6 +78,10 @@ func WriteError(c *gin.Context, err error) {
 	}
 	writeAPIError(c, e)
 }
+
+// StatusClientClosedRequest is what the access log and the request metrics record for a
+// request whose client went away before the answer (nginx's 499); nobody is left to read it.
+const StatusClientClosedRequest = 499
 
 // retryAfterer is an error that says when to retry (a throttling refusal).
 type retryAfterer interface {

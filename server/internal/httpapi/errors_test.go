@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,5 +70,37 @@ func TestWriteErrorOutsideServer(t *testing.T) {
 	WriteError(c, errTestNotFound) // no server table: an unknown error is internal
 	if rec.Code != http.StatusInternalServerError || decodeEnvelope(t, rec).Code != api.CodeInternal {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+}
+
+// A client that hangs up mid-request is not a server failure: no error line and no 5xx; the
+// access log records 499 (nginx's "client closed request"). A cancellation the client did not
+// cause is still an internal error.
+func TestClientGoneIsNotAFailure(t *testing.T) {
+	s, logs := newTestServer(t, Options{})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/abandoned", nil).WithContext(gone)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != StatusClientClosedRequest {
+		t.Fatalf("abandoned request: status %d, want %d", rec.Code, StatusClientClosedRequest)
+	}
+	var access map[string]any
+	for _, line := range logs.lines(t) {
+		if line["msg"] == "request failed" {
+			t.Fatalf("an abandoned request was logged as a failure: %v", line)
+		}
+		if line["msg"] == "http request" && line["path"] == "/api/v1/abandoned" {
+			access = line
+		}
+	}
+	if access == nil || access["status"] != float64(StatusClientClosedRequest) || access["level"] == "ERROR" {
+		t.Fatalf("access log line %v, want status 499 below error level", access)
+	}
+
+	rec = do(s.Handler(), http.MethodGet, "/api/v1/canceled", nil, nil)
+	if rec.Code != http.StatusInternalServerError || decodeEnvelope(t, rec).Code != api.CodeInternal {
+		t.Fatalf("a cancellation with the client still there: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,6 +127,12 @@ func newTestServer(t testing.TB, opts Options) (*Server, *logBuffer) {
 	g.GET("/conflict", func(c *gin.Context) {
 		e := &api.Error{Code: api.CodeConflict, Message: "email taken", Details: map[string]any{"field": "email"}}
 		WriteError(c, fmt.Errorf("register: %w", e))
+	})
+	g.GET("/abandoned", func(c *gin.Context) {
+		WriteError(c, fmt.Errorf("lockout: %w", c.Request.Context().Err()))
+	})
+	g.GET("/canceled", func(c *gin.Context) {
+		WriteError(c, fmt.Errorf("a job stopped: %w", context.Canceled))
 	})
 	g.GET("/unavailable", func(c *gin.Context) {
 		WriteError(c, api.NewError(api.CodeUnavailable, "secret backend down"))
