@@ -7,12 +7,12 @@
 # directory, a free loopback port, a bootstrap account, GATEHOUSE_BENCH_ENDPOINTS on) and runs,
 # one after the other:
 #   1. GET /livez and GET /readyz;
-#   2. for each login concurrency (2, 4, 8): the raw argon2id baseline
-#      (`gatehouse bench hash --concurrency N`), then BENCH_LOGIN_ROUNDS rounds of
+#   2. for each login concurrency (2, 4, 8): BENCH_LOGIN_ROUNDS rounds of
 #      POST /api/v1/auth/login (cookie) and POST /api/v1/auth/token (password grant) with N
-#      clients, each round followed by the baseline again (a round's ratio uses the mean of the
-#      baselines around it; the median round is held against the goal); then the server's
-#      peak RSS;
+#      clients, with the raw argon2id baseline (`gatehouse bench hash --concurrency N`) before,
+#      between and after them, so every login run has a baseline on either side (its ratio
+#      uses their mean; the median over the rounds is held against the goal); then the
+#      server's peak RSS;
 #   3. GET /api/v1/bench/jwt (the JWT-only baseline), then GET /api/v1/me with the same bearer
 #      token and with a session cookie, 64 clients each.
 # Then, when a PostgreSQL URL is set, 1 and 3 again on a fresh database (created with psql,
@@ -22,9 +22,10 @@
 # Environment:
 #   BENCH_CLIENTS          concurrent clients for /livez and /readyz (default 32)
 #   BENCH_LOGIN_CLIENTS    login concurrencies, space-separated (default "2 4 8")
-#   BENCH_LOGIN_ROUNDS     interleaved rounds per login concurrency, 1 to 20 (default 3)
+#   BENCH_LOGIN_ROUNDS     interleaved rounds per login concurrency, 1 to 20 (default 5)
+#   BENCH_LOGIN_DURATION   measured time of each login run and its baselines (default 5s)
 #   BENCH_ME_CLIENTS       concurrent clients for /api/v1/me and its baseline (default 64)
-#   BENCH_DURATION         measured time per run (default 10s, at most 5m)
+#   BENCH_DURATION         measured time of every other run (default 10s, at most 5m)
 #   BENCH_WARMUP           unmeasured warm-up before each run (default 1s)
 #   BENCH_MAX_ERROR_RATE   fail if a run's errors exceed this fraction, e.g. 0.01 (default 1: never)
 #   BENCH_SESSION_CACHE    the server's auth.session_cache, auto or off (default auto)
@@ -50,7 +51,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 clients=${BENCH_CLIENTS:-32}
 login_clients=${BENCH_LOGIN_CLIENTS:-2 4 8}
-login_rounds=${BENCH_LOGIN_ROUNDS:-3}
+login_rounds=${BENCH_LOGIN_ROUNDS:-5}
+login_duration=${BENCH_LOGIN_DURATION:-5s}
 me_clients=${BENCH_ME_CLIENTS:-64}
 duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-1s}
@@ -184,16 +186,17 @@ start_server() {
 	done
 }
 
-# run_load LABEL CLIENTS PATH [LOAD_FLAGS...] loads http://$addr/PATH with CLIENTS clients,
-# prints the result and keeps its JSON for the summary. It sets last_result to that file.
+# run_load LABEL CLIENTS PATH DURATION [LOAD_FLAGS...] loads http://$addr/PATH with CLIENTS
+# clients for DURATION, prints the result and keeps its JSON for the summary. It sets
+# last_result to that file.
 last_result=""
 run_load() {
-	local label=$1 n=$2 path=$3
-	shift 3
+	local label=$1 n=$2 path=$3 d=$4
+	shift 4
 	local out=$work/result-${#results[@]}.json
-	say "$label: $n clients, $duration after $warmup warm-up"
+	say "$label: $n clients, $d after $warmup warm-up"
 	local status=0
-	bin/load -c "$n" -d "$duration" -warmup "$warmup" -max-error-rate "$max_error_rate" \
+	bin/load -c "$n" -d "$d" -warmup "$warmup" -max-error-rate "$max_error_rate" \
 		-label "$label" -json-file "$out" "$@" "http://$addr$path" || status=$?
 	case $status in
 	0) ;;
@@ -205,13 +208,14 @@ run_load() {
 	echo
 }
 
-# run_hash N WHICH runs the raw argon2id baseline on N goroutines (no server involved) and keeps
-# its JSON, which has the load tool's shape, for the summary. It sets last_result to that file.
+# run_hash N WHICH DURATION runs the raw argon2id baseline on N goroutines (no server involved)
+# and keeps its JSON, which has the load tool's shape, for the summary. It sets last_result to
+# that file.
 run_hash() {
-	local n=$1 label="argon2id hash c=$1 $2"
+	local n=$1 label="argon2id hash c=$1 $2" d=$3
 	local out=$work/result-${#results[@]}.json
-	say "$label: raw argon2id on $n goroutines, $duration after $warmup warm-up"
-	env "${clear_env[@]}" bin/gatehouse bench hash --concurrency "$n" --duration "$duration" \
+	say "$label: raw argon2id on $n goroutines, $d after $warmup warm-up"
+	env "${clear_env[@]}" bin/gatehouse bench hash --concurrency "$n" --duration "$d" \
 		--warmup "$warmup" --label "$label" --json >"$out" ||
 		die "gatehouse bench hash failed for $label"
 	printf '  %s hashes (%.1f hashes/s), p50 %.1f ms, p99 %.1f ms\n' "$(json_num "$out" requests)" \
@@ -267,30 +271,34 @@ mib() {
 # bench_logins NAME measures logins at each login concurrency beside the raw hash rate, and the
 # server's peak RSS after each concurrency: bounded memory means it stops growing with clients.
 #
-# A concurrency runs BENCH_LOGIN_ROUNDS rounds of cookie logins then token logins, with a raw
-# hash run before the first round and after every round. Each round's ratio divides its logins/s
-# by the mean of the hash runs on either side of it, so a drift in what the machine gives (other
-# processes, thermal or host limits) lands on both sides of the ratio instead of on one; the
-# figure held against the goal is the median over the rounds, printed with their range. On a
-# shared machine one run can be 10% off either way, and the median of interleaved rounds is what
-# survives that.
+# A concurrency alternates raw hash runs with login runs: hash, cookie, hash, token, hash, and so
+# on for BENCH_LOGIN_ROUNDS rounds (a round is one cookie and one token run). Every login run
+# sits between two hash runs and is divided by their mean, so a drift in what the machine gives
+# (other processes, thermal or host limits) lands on both sides of its ratio instead of on one;
+# the figure held against the goal is the median over the rounds, printed with their range. On a
+# shared machine one run can be 10% off either way, and the median of many short interleaved
+# runs is what survives that.
 bench_logins() {
 	local name=$1 n r rss_before peaks=()
 	rss_before=$(memory_kib VmRSS)
 	for n in $login_clients; do
-		local hashes=() cookies=() tokens=()
-		run_hash "$n" "#1"
-		hashes+=("$last_result")
+		local cookies=() tokens=() before
+		run_hash "$n" "#1" "$login_duration"
+		before=$last_result
 		for ((r = 1; r <= login_rounds; r++)); do
-			run_load "$name login cookie c=$n #$r" "$n" /api/v1/auth/login -method POST -H "$json_header" -body "$login_body"
-			cookies+=("$last_result")
-			run_load "$name login token c=$n #$r" "$n" /api/v1/auth/token -method POST -H "$json_header" -body "$token_body"
-			tokens+=("$last_result")
-			run_hash "$n" "#$((r + 1))"
-			hashes+=("$last_result")
+			run_load "$name login cookie c=$n #$r" "$n" /api/v1/auth/login "$login_duration" -method POST -H "$json_header" -body "$login_body"
+			local cookie=$last_result
+			run_hash "$n" "#$((2 * r))" "$login_duration"
+			cookies+=("$cookie:$before:$last_result")
+			before=$last_result
+			run_load "$name login token c=$n #$r" "$n" /api/v1/auth/token "$login_duration" -method POST -H "$json_header" -body "$token_body"
+			local token=$last_result
+			run_hash "$n" "#$((2 * r + 1))" "$login_duration"
+			tokens+=("$token:$before:$last_result")
+			before=$last_result
 		done
-		add_round_ratio "$name login cookie c=$n / argon2id hash c=$n (req/s)" "${cookies[*]}" "${hashes[*]}" 85
-		add_round_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" "${tokens[*]}" "${hashes[*]}" 85
+		add_round_ratio "$name login cookie c=$n / argon2id hash c=$n (req/s)" 85 "${cookies[@]}"
+		add_round_ratio "$name login token c=$n / argon2id hash c=$n (req/s)" 85 "${tokens[@]}"
 		peaks+=("c=$n $(mib "$(memory_kib VmHWM)")")
 	done
 	if ((${#peaks[@]} == 0)); then
@@ -306,18 +314,17 @@ bench_logins() {
 	notes+=("$note")
 }
 
-# add_round_ratio LABEL ROUNDS HASHES GOAL records the median over rounds of req/s of round k
-# (ROUNDS: result files, space-separated) over the mean req/s of hash runs k and k+1 (HASHES:
-# one more file than ROUNDS), in percent, with the rounds' range, against GOAL percent.
+# add_round_ratio LABEL GOAL RUN... records the median over RUNs of a login run's req/s over the
+# mean req/s of the hash runs on either side of it, in percent, with the range, against GOAL
+# percent. Each RUN is LOGIN:HASH_BEFORE:HASH_AFTER (result files; the paths hold no colon).
 add_round_ratio() {
-	local label=$1 goal=$4 k values=()
-	local -a rounds hashes
-	read -ra rounds <<<"$2"
-	read -ra hashes <<<"$3"
-	for k in "${!rounds[@]}"; do
-		values+=("$(awk -v a="$(json_num "${rounds[k]}" requests_per_second)" \
-			-v b1="$(json_num "${hashes[k]}" requests_per_second)" \
-			-v b2="$(json_num "${hashes[k + 1]}" requests_per_second)" \
+	local label=$1 goal=$2 run login h1 h2 values=()
+	shift 2
+	for run in "$@"; do
+		IFS=: read -r login h1 h2 <<<"$run"
+		values+=("$(awk -v a="$(json_num "$login" requests_per_second)" \
+			-v b1="$(json_num "$h1" requests_per_second)" \
+			-v b2="$(json_num "$h2" requests_per_second)" \
 			'BEGIN { b = (b1 + b2) / 2; if (b > 0) printf "%.4f\n", 100 * a / b }')")
 	done
 	ratios+=("$(printf '%s\n' "${values[@]}" | sort -g | awk -v label="$label" -v goal="$goal" '
@@ -342,11 +349,11 @@ bench_me() {
 		tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: gatehouse_session=\([^;]*\).*/\1/p') || true
 	[[ -n $ck ]] || server_failed "$name: POST /api/v1/auth/login set no gatehouse_session cookie"
 
-	run_load "$name GET /bench/jwt c=$me_clients" "$me_clients" /api/v1/bench/jwt -H "Authorization: Bearer $tok"
+	run_load "$name GET /bench/jwt c=$me_clients" "$me_clients" /api/v1/bench/jwt "$duration" -H "Authorization: Bearer $tok"
 	jwt=$last_result
-	run_load "$name GET /me bearer c=$me_clients" "$me_clients" /api/v1/me -H "Authorization: Bearer $tok"
+	run_load "$name GET /me bearer c=$me_clients" "$me_clients" /api/v1/me "$duration" -H "Authorization: Bearer $tok"
 	bearer=$last_result
-	run_load "$name GET /me cookie c=$me_clients" "$me_clients" /api/v1/me -H "Cookie: gatehouse_session=$ck"
+	run_load "$name GET /me cookie c=$me_clients" "$me_clients" /api/v1/me "$duration" -H "Cookie: gatehouse_session=$ck"
 	cookie=$last_result
 	add_ratio "$name GET /me bearer / GET /bench/jwt (req/s)" "$bearer" "$jwt" requests_per_second min 50
 	add_ratio "$name GET /me bearer / GET /bench/jwt (p99)" "$bearer" "$jwt" p99_ms max 1.5
@@ -399,8 +406,8 @@ done < <(compgen -e)
 hash_slots=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "GOMAXPROCS")
 
 start_server sqlite
-run_load "sqlite /livez" "$clients" /livez
-run_load "sqlite /readyz" "$clients" /readyz
+run_load "sqlite /livez" "$clients" /livez "$duration"
+run_load "sqlite /readyz" "$clients" /readyz "$duration"
 bench_logins sqlite
 bench_me sqlite
 stop_server
@@ -417,8 +424,8 @@ else
 	pg_created=1
 	psql_admin "CREATE DATABASE $pg_db"
 	start_server postgres "$(with_database "$pg_url" "$pg_db")"
-	run_load "postgres /livez" "$clients" /livez
-	run_load "postgres /readyz" "$clients" /readyz
+	run_load "postgres /livez" "$clients" /livez "$duration"
+	run_load "postgres /readyz" "$clients" /readyz "$duration"
 	bench_me postgres
 	stop_server
 fi
@@ -426,7 +433,7 @@ fi
 # --- summary ----------------------------------------------------------------------------------
 
 say "session cache: $session_cache; PostgreSQL with Redis: $([[ -n $redis_url ]] && echo yes || echo no)"
-say "summary: $duration per run after $warmup warm-up; c=clients (hash rows: goroutines, req/s = hashes/s)"
+say "summary: $duration per run ($login_duration for logins and their hash runs) after $warmup warm-up; c=clients (hash rows: goroutines, req/s = hashes/s)"
 bin/load -summary "${results[@]}"
 echo
 say "ratios to the baselines measured in this run"
