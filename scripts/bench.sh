@@ -276,7 +276,7 @@ mib() {
 # sits between two hash runs and is divided by their mean, so a drift in what the machine gives
 # (other processes, thermal or host limits) lands on both sides of its ratio instead of on one;
 # the figure held against the goal is the median over the rounds, printed with their range. On a
-# shared machine one run can be 10% off either way, and the median of many short interleaved
+# shared machine one run can be 10-20% off either way, and the median of many short interleaved
 # runs is what survives that.
 bench_logins() {
 	local name=$1 n r rss_before peaks=()
