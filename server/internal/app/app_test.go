@@ -246,16 +246,10 @@ func TestGracefulShutdownDrainsInFlightRequests(t *testing.T) {
 		}
 		real.ServeHTTP(w, r)
 	})
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	addr, done := serve(t, ctx, a)
 
 	body := make(chan string, 1)
-	go func() { body <- get(t, "http://"+ln.Addr().String()+"/slow") }()
+	go func() { body <- get(t, "http://"+addr+"/slow") }()
 	<-started
 	cancel() // SIGTERM arrives while /slow is in flight
 	if got := <-body; got != "finished" {
@@ -264,11 +258,7 @@ func TestGracefulShutdownDrainsInFlightRequests(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	var d net.Dialer
-	if conn, err := d.DialContext(context.Background(), "tcp", ln.Addr().String()); err == nil {
-		_ = conn.Close()
-		t.Fatal("new connections must be refused after shutdown")
-	}
+	refused(t, addr)
 }
 
 // With a shutdown delay, a stopping server first says it is not ready and goes on serving, new
@@ -284,14 +274,8 @@ func TestShutdownDelayServesBeforeClosing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	addr, done := serve(t, ctx, a)
+	base := "http://" + addr
 	if code, _ := status(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz before the stop: %d", code)
 	}
@@ -323,9 +307,28 @@ func TestShutdownDelayServesBeforeClosing(t *testing.T) {
 	if waited := time.Since(stopped); waited < delay {
 		t.Fatalf("the listener closed %s after the stop, before the %s delay", waited, delay)
 	}
+	refused(t, addr)
+}
+
+// serve runs a.Serve on a fresh loopback listener until ctx ends; done receives its result.
+func serve(t *testing.T, ctx context.Context, a *app.App) (addr string, done <-chan error) {
+	t.Helper()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() { res <- a.Serve(ctx, ln) }()
+	return ln.Addr().String(), res
+}
+
+// refused fails the test when addr still accepts connections (after shutdown).
+func refused(t *testing.T, addr string) {
+	t.Helper()
 	var d net.Dialer
-	if c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String()); err == nil {
-		_ = c.Close()
+	if conn, err := d.DialContext(context.Background(), "tcp", addr); err == nil {
+		_ = conn.Close()
 		t.Fatal("new connections must be refused after shutdown")
 	}
 }
